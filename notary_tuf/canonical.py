@@ -1,0 +1,266 @@
+r"""JSON exactly as Go notary 0.7 reads and writes it.
+
+Notary signs the *canonical* form of the ``signed`` object as produced by its
+vendored ``github.com/docker/go/canonical/json`` package, and it writes metadata
+files as an envelope whose ``signed`` part is that canonical form passed through
+Go's HTML-escaping compactor. Neither is what Python's ``json`` produces:
+
+* canonical strings escape only ``"`` and ``\\``; control characters, ``<>&``,
+  U+2028/9 and every non-ASCII character are written raw;
+* object keys are sorted byte-wise, there is no whitespace at all;
+* numbers went through ``float64`` on the way in (Go decodes generic JSON numbers
+  as ``float64``) and come out as ``int64`` decimals; a fractional number is an
+  error.
+
+Decoding follows Go's ``encoding/json`` as the server uses it: invalid UTF-8 and
+lone surrogate escapes become U+FFFD, duplicate keys keep the last value,
+``NaN``/``Infinity`` and out-of-range numbers are errors.
+
+This module only deals with bytes and generic values (dict, list, str, int,
+float, bool, None); it knows nothing about TUF roles.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import math
+import re
+from typing import Any, Final
+
+from notary_tuf.errors import CanonicalizationError, JSONFormatError
+
+__all__ = [
+    "canonical_bytes",
+    "envelope_string",
+    "html_escape",
+    "parse_json",
+]
+
+_GO_REPLACE: Final = "notary_tuf.go_replace"
+
+
+def _replace_each_byte(error: UnicodeError) -> tuple[str, int]:
+    # Go's decoder replaces every invalid byte with its own U+FFFD, where
+    # Python's "replace" handler folds a maximal invalid run into one.
+    if not isinstance(error, UnicodeDecodeError):  # pragma: no cover - decode only
+        raise error
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error(_GO_REPLACE, _replace_each_byte)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT64_MIN: Final = -(2**63)
+_INT64_LIMIT: Final = 2**63
+_MAX_INT_DIGITS: Final = 309  # float64 tops out near 1.8e308
+
+
+def _reject_constant(name: str) -> Any:
+    raise JSONFormatError(f"invalid JSON value {name!r}")
+
+
+def _parse_int(text: str) -> int:
+    # Go decodes every number as float64; a literal beyond its range is an error.
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise JSONFormatError(f"number {text[:20]}... is out of range")
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError as e:
+        raise JSONFormatError(f"number {text[:20]}... is out of range") from e
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise JSONFormatError(f"number {text} is out of range")
+    return value
+
+
+def _clean_strings(value: Any) -> Any:
+    r"""Replace lone surrogates (from ``\\ud800`` escapes) with U+FFFD, as Go does."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_clean_strings(k): _clean_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_strings(v) for v in value]
+    return value
+
+
+def parse_json(data: bytes) -> Any:
+    """Decode JSON bytes into generic Python values the way Go's decoder does.
+
+    Integers stay ``int`` and other numbers become ``float``; whoever needs Go's
+    ``float64`` view of an integer gets it from :func:`canonical_bytes`.
+
+    Args:
+        data: the JSON document.
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        JSONFormatError: ``data`` is not a single valid JSON document.
+    """
+    text = data.decode("utf-8", errors=_GO_REPLACE)
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+        )
+    except json.JSONDecodeError as e:
+        raise JSONFormatError(f"invalid JSON: {e.msg} at offset {e.pos}") from e
+    except RecursionError as e:
+        raise JSONFormatError("invalid JSON: nested too deeply") from e
+    if "\\u" in text:
+        return _clean_strings(value)
+    return value
+
+
+def _go_int64(number: float) -> int:
+    """Return what Go's ``int64(float64(number))`` gives on amd64."""
+    as_float = float(number)
+    if not as_float.is_integer():
+        raise CanonicalizationError(f"non-integral number {number!r} has no canonical form")
+    as_int = int(as_float)
+    if not _INT64_MIN <= as_int < _INT64_LIMIT:
+        # amd64's CVTTSD2SI yields the "integer indefinite" value on overflow.
+        return _INT64_MIN
+    return as_int
+
+
+def _canonical_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _write_canonical(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        _write_object(value, out)
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write_canonical(item, out)
+        out.append("]")
+    else:
+        out.append(_scalar(value))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _canonical_string(value)
+    if isinstance(value, int | float):
+        return str(_go_int64(value))
+    raise CanonicalizationError(f"{type(value).__name__} has no canonical JSON form")
+
+
+def _write_object(value: dict[Any, Any], out: list[str]) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            raise CanonicalizationError(f"object key {key!r} is not a string")
+    out.append("{")
+    for i, key in enumerate(sorted(value)):
+        if i:
+            out.append(",")
+        out.append(_canonical_string(key))
+        out.append(":")
+        _write_canonical(value[key], out)
+    out.append("}")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Encode a generic value as Go notary's canonical JSON.
+
+    Sorting by ``str`` order equals Go's byte-wise sort: for valid Unicode,
+    code point order and UTF-8 byte order agree.
+
+    Args:
+        value: dicts with string keys, lists/tuples, strings, ints, integral
+            floats, booleans and None.
+
+    Returns:
+        The canonical UTF-8 bytes.
+
+    Raises:
+        CanonicalizationError: a value has no canonical form (a fractional
+            number, a non-string key, an unsupported type).
+    """
+    out: list[str] = []
+    try:
+        _write_canonical(value, out)
+    except RecursionError as e:
+        raise CanonicalizationError("value is nested too deeply") from e
+    try:
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise CanonicalizationError("string holds a lone surrogate") from e
+
+
+_HTML_ESCAPES: Final = {
+    b"<": b"\\u003c",
+    b">": b"\\u003e",
+    b"&": b"\\u0026",
+    "\u2028".encode(): b"\\u2028",
+    "\u2029".encode(): b"\\u2029",
+}
+_HTML_ESCAPE_RE: Final = re.compile(b"[<>&]|\xe2\x80[\xa8\xa9]")
+_CONTROL_BYTE_RE: Final = re.compile(b"[\x00-\x1f]")
+
+
+def html_escape(canonical: bytes) -> bytes:
+    """Pass canonical JSON through Go's compactor with HTML escaping.
+
+    This is how the ``signed`` part of every metadata file is written: the
+    canonical bytes with ``<``, ``>``, ``&``, U+2028 and U+2029 escaped.
+
+    Args:
+        canonical: output of :func:`canonical_bytes`.
+
+    Returns:
+        The bytes that appear in the file.
+
+    Raises:
+        CanonicalizationError: the canonical form holds a raw control character,
+            which Go's compactor rejects, so Go could never write such a file.
+    """
+    if _CONTROL_BYTE_RE.search(canonical):
+        raise CanonicalizationError(
+            "a string holds a control character; Go cannot write it into a metadata file"
+        )
+    return _HTML_ESCAPE_RE.sub(lambda m: _HTML_ESCAPES[m.group(0)], canonical)
+
+
+_GO_STRING_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
+_GO_STRING_RE: Final = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029]')
+
+
+def _go_escape_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return _GO_STRING_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def envelope_string(value: str) -> bytes:
+    """Encode a string as Go's non-canonical ``json.Marshal`` does.
+
+    Used for the ``keyid`` and ``method`` fields of the envelope's signatures.
+
+    Args:
+        value: the string.
+
+    Returns:
+        The quoted, escaped UTF-8 bytes.
+    """
+    cleaned = _LONE_SURROGATE.sub("\ufffd", value)
+    return ('"' + _GO_STRING_RE.sub(_go_escape_char, cleaned) + '"').encode("utf-8")

@@ -1,0 +1,144 @@
+"""Threshold signature checks, expiry and version checks (port of Go ``tuf/signed/verify.go``).
+
+The message is the canonical form of the *generic* ``signed`` value, as Go
+builds it when verifying: never the raw bytes and never a typed re-serialisation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from notary_tuf.crypto import verify_signature
+from notary_tuf.errors import (
+    ExpiredError,
+    KeyFormatError,
+    KeyIDMismatchError,
+    LowVersionError,
+    NoSignaturesError,
+    SignatureError,
+    ThresholdError,
+)
+from notary_tuf.keys import PublicKey
+from notary_tuf.signed import Envelope, RoleModel
+
+__all__ = [
+    "VerificationResult",
+    "check_signatures",
+    "verify_expiry",
+    "verify_signatures",
+    "verify_version",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """Which of a role's keys produced a valid signature.
+
+    Attributes:
+        role: the role checked.
+        threshold: the number of distinct valid signatures required.
+        signed: key IDs of the role with at least one valid signature.
+        unsigned: key IDs of the role without one.
+    """
+
+    role: str
+    threshold: int
+    signed: frozenset[str]
+    unsigned: frozenset[str]
+
+    @property
+    def verified(self) -> bool:
+        """True when the threshold is met."""
+        return len(self.signed) >= self.threshold
+
+
+def check_signatures(
+    envelope: Envelope, keys: Mapping[str, PublicKey], threshold: int, *, role: str
+) -> VerificationResult:
+    """Count the distinct keys of a role that validly signed ``envelope``.
+
+    Signatures by keys outside ``keys`` and signatures that do not verify are
+    skipped, as in Go.
+
+    Args:
+        envelope: the parsed file.
+        keys: key ID → key of the role.
+        threshold: the role's threshold.
+        role: the role name, for messages.
+
+    Returns:
+        The result, whether or not the threshold is met.
+
+    Raises:
+        NoSignaturesError: the file has no signatures.
+        ThresholdError: ``threshold`` is below 1.
+        KeyIDMismatchError: a role key's computed ID is not the ID it is listed
+            under (Go aborts the whole check for this).
+    """
+    if not envelope.signatures:
+        raise NoSignaturesError(f"tuf: {role} has no signatures")
+    if threshold < 1:
+        raise ThresholdError(f"tuf: invalid threshold {threshold} for {role}")
+    valid: set[str] = set()
+    for signature in envelope.signatures:
+        key = keys.get(signature.keyid)
+        if key is None:
+            continue
+        if key.key_id != signature.keyid:
+            raise KeyIDMismatchError(f"tuf: key ID {signature.keyid} does not match its key")
+        try:
+            verify_signature(key, signature.method, envelope.canonical, signature.sig)
+        except (SignatureError, KeyFormatError) as e:
+            # Go counts any verifier failure, unparseable key included, as invalid.
+            logger.debug("skipping signature by %s on %s: %s", signature.keyid, role, e)
+            continue
+        valid.add(signature.keyid)
+    return VerificationResult(
+        role=role,
+        threshold=threshold,
+        signed=frozenset(valid),
+        unsigned=frozenset(keys) - valid,
+    )
+
+
+def verify_signatures(
+    envelope: Envelope, keys: Mapping[str, PublicKey], threshold: int, *, role: str
+) -> VerificationResult:
+    """Like :func:`check_signatures`, but fail when the threshold is not met.
+
+    Raises:
+        ThresholdError: fewer distinct valid signatures than ``threshold``.
+        NoSignaturesError: see :func:`check_signatures`.
+        KeyIDMismatchError: see :func:`check_signatures`.
+    """
+    result = check_signatures(envelope, keys, threshold, role=role)
+    if not result.verified:
+        raise ThresholdError(f"valid signatures did not meet threshold for {role}")
+    return result
+
+
+def verify_expiry(signed: RoleModel, *, now: datetime, role: str) -> None:
+    """Fail when ``signed`` expired before ``now`` (no grace period, as in Go).
+
+    Raises:
+        ExpiredError: the metadata has expired.
+    """
+    if signed.expires.is_expired(now):
+        raise ExpiredError(f"{role} expired at {signed.expires.text}")
+
+
+def verify_version(signed: RoleModel, *, min_version: int, role: str) -> None:
+    """Fail when ``signed.version`` is below ``min_version``.
+
+    Raises:
+        LowVersionError: the version is too low.
+    """
+    if signed.version < min_version:
+        raise LowVersionError(
+            f"{role}: version {signed.version} is lower than current version {min_version}"
+        )

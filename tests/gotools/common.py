@@ -1,0 +1,76 @@
+"""Locations of the Go reference tools, their shared errors and process helpers."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+NOTARY_BIN = Path("/usr/bin/notary")
+NOTARY_SERVER_BIN = Path("/usr/bin/notary-server")
+NOTARY_SIGNER_BIN = Path("/usr/bin/notary-signer")
+APT_HINT = "install the Go reference tools with: apt-get install -y notary"
+
+DEFAULT_PASSPHRASE = "harness-passphrase-1"
+PASSPHRASE_ENV_VARS = (
+    "NOTARY_ROOT_PASSPHRASE",
+    "NOTARY_TARGETS_PASSPHRASE",
+    "NOTARY_SNAPSHOT_PASSPHRASE",
+    "NOTARY_DELEGATION_PASSPHRASE",
+)
+_PROXY_ENV_VARS = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+)
+
+
+class GoToolError(RuntimeError):
+    """A Go tool failed to start, answer, or exit successfully."""
+
+
+def missing_go_tools() -> list[Path]:
+    """Return the Go reference binaries that are not installed."""
+    return [p for p in (NOTARY_BIN, NOTARY_SERVER_BIN) if not os.access(p, os.X_OK)]
+
+
+def require_go_tools() -> None:
+    """Skip (or fail on CI) when the Go reference binaries are missing."""
+    missing = missing_go_tools()
+    if not missing:
+        return
+    reason = f"Go notary tools missing ({', '.join(map(str, missing))}); {APT_HINT}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def no_proxy_env(base: Mapping[str, str]) -> dict[str, str]:
+    """Copy of ``base`` without proxy variables (everything here is loopback)."""
+    env = dict(base)
+    for var in _PROXY_ENV_VARS:
+        env.pop(var, None)
+    return env
+
+
+def tail_of(path: Path, limit: int = 4000) -> str:
+    """The last ``limit`` characters of a log file, or ``""`` if unreadable."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text[-limit:]
