@@ -16,6 +16,11 @@ Deliberate differences from Go, each recorded in an ADR:
   re-serialisation (they are equal for every file the Go client produces).
 * Versions above 2,147,483,647 are refused: they do not fit the ``version``
   column and made Go repositories unusable (Cure53 TUF-01-002).
+* An uploaded file must be byte-identical to what Go writes when it
+  re-serialises the parsed file. Go stores the bytes it received but hashes its
+  re-serialisation, so any other upload (an unknown field, whitespace, the
+  unsigned top-level key of Cure53 TUF-01-001) left the repository unusable.
+  Every file the Go client and ``docker trust`` produce passes.
 
 Errors raised are Go's five validation types (``ValidationError`` and its
 subclasses), with ``msg`` saying what failed.
@@ -241,6 +246,11 @@ def _parse_upload(role: str, data: bytes, error_type: type[ValidationError]) -> 
         raise error_type(str(e)) from e
     if metadata.version > MAX_VERSION:
         raise error_type(f"{role} version {metadata.version} exceeds the maximum {MAX_VERSION}")
+    if metadata.go_bytes() != data:
+        raise error_type(
+            f"{role} is not in the canonical file layout Go notary writes "
+            "(unknown or unsigned fields, whitespace, or a non-canonical order)"
+        )
     return metadata
 
 
