@@ -1,0 +1,190 @@
+"""The in-memory metadata store, the reference implementation (Go ``server/storage/memory.go``).
+
+It is what the handler tests run against and what ``storage.backend =
+"memory"`` serves; nothing survives a restart. It keeps Go's semantics with
+two deliberate differences, both of which make it agree with the SQL stores:
+
+* :meth:`MemoryMetaStore.delete` deletes exactly the GUN. Go deletes every
+  key with the GUN as a string prefix, so deleting ``foo`` also deleted
+  ``foobar`` (spec §3.4).
+* :meth:`MemoryMetaStore.get_checksum` looks the checksum up under the
+  requested role. Go's memory store ignores the role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from notary_server.storage import NotFoundError
+from notary_server.storage._common import (
+    TIMESTAMP_ROLE,
+    changes_page,
+    check_against_stored,
+    check_batch,
+    sha256_hex,
+    utcnow,
+)
+from notary_server.storage.base import (
+    DELETION_CATEGORY,
+    UPDATE_CATEGORY,
+    Change,
+    MetaStore,
+    StoredMeta,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from notary_tuf.validation import MetaUpdate
+
+__all__ = ["MemoryMetaStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    version: int
+    checksum: str
+    created: datetime
+    data: bytes = field(repr=False)
+
+
+class MemoryMetaStore(MetaStore):
+    """Metadata in dictionaries, guarded by an :class:`asyncio.Lock` for writes.
+
+    Reads need no lock: every method runs on the event loop and none awaits
+    between reading and returning, so a read never sees half a write.
+    """
+
+    def __init__(self) -> None:
+        """Start empty."""
+        # (gun, role) -> rows sorted by version
+        self._files: dict[tuple[str, str], list[_Row]] = {}
+        self._changes: list[Change] = []
+        self._lock = asyncio.Lock()
+
+    async def update_current(self, gun: str, update: MetaUpdate) -> None:
+        """Add a new version of a role.
+
+        Raises:
+            OldVersionError: a version of the role at least as high is stored.
+            StorageError: the version does not fit a 32-bit integer.
+        """
+        await self.update_many(gun, [update])
+
+    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+        """Add several files atomically: all of them or none.
+
+        Raises:
+            OldVersionError: some version is not above the stored versions of
+                its role, or two updates share a role and version.
+            StorageError: a version does not fit a 32-bit integer.
+        """
+        check_batch(updates)
+        async with self._lock:
+            stored = {
+                u.role: rows[-1].version
+                for u in updates
+                if (rows := self._files.get((gun, u.role)))
+            }
+            check_against_stored(updates, stored)
+            now = utcnow()
+            for update in updates:
+                checksum = sha256_hex(update.data)
+                rows = self._files.setdefault((gun, update.role), [])
+                bisect.insort(rows, _Row(update.version, checksum, now, update.data), key=_version)
+                if update.role == TIMESTAMP_ROLE:
+                    self._append_change(gun, update.version, checksum, UPDATE_CATEGORY, now)
+
+    async def get_current(self, gun: str, role: str) -> StoredMeta:
+        """Return the highest version of a role.
+
+        Raises:
+            NotFoundError: the role has no stored version.
+        """
+        rows = self._files.get((gun, role))
+        if not rows:
+            raise NotFoundError(f"no {role} for {gun}")
+        return _stored(rows[-1])
+
+    async def get_checksum(self, gun: str, role: str, checksum: str) -> StoredMeta:
+        """Return the version of a role whose SHA-256 is ``checksum``.
+
+        Raises:
+            NotFoundError: no such file.
+        """
+        for row in self._files.get((gun, role), ()):
+            if row.checksum == checksum:
+                return _stored(row)
+        raise NotFoundError(f"no {role} with checksum {checksum} for {gun}")
+
+    async def get_version(self, gun: str, role: str, version: int) -> StoredMeta:
+        """Return a given version of a role.
+
+        Raises:
+            NotFoundError: no such version.
+        """
+        for row in self._files.get((gun, role), ()):
+            if row.version == version:
+                return _stored(row)
+        raise NotFoundError(f"no {role} version {version} for {gun}")
+
+    async def delete(self, gun: str) -> None:
+        """Delete every file of exactly this GUN; record it if anything was deleted."""
+        async with self._lock:
+            keys = [key for key in self._files if key[0] == gun]
+            for key in keys:
+                del self._files[key]
+            if keys:
+                self._append_change(gun, 0, "", DELETION_CATEGORY, utcnow())
+
+    async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
+        """Return changefeed records, oldest to newest (spec §1.2).
+
+        ``records == 0`` returns up to 100 records (Go's default page size).
+        """
+        page = changes_page(change_id, records)
+        if page.backwards:
+            found: list[Change] = []
+            for change in reversed(self._changes):
+                if len(found) == page.limit:
+                    break
+                if page.before is not None and change.id >= page.before:
+                    continue
+                if gun is None or change.gun == gun:
+                    found.append(change)
+            found.reverse()
+            return found
+        # Change IDs are positions in the list plus one, as in Go.
+        selected = self._changes[max(page.after, 0) :]
+        if gun is not None:
+            selected = [change for change in selected if change.gun == gun]
+        return selected[: page.limit]
+
+    async def check_health(self) -> None:
+        """Always healthy: memory cannot become unreachable."""
+
+    def _append_change(
+        self, gun: str, version: int, checksum: str, category: str, now: datetime
+    ) -> None:
+        self._changes.append(
+            Change(
+                id=len(self._changes) + 1,
+                created_at=now,
+                gun=gun,
+                version=version,
+                sha256=checksum,
+                category=category,
+            )
+        )
+
+
+def _version(row: _Row) -> int:
+    return row.version
+
+
+def _stored(row: _Row) -> StoredMeta:
+    return StoredMeta(created=row.created, data=row.data)

@@ -1,0 +1,286 @@
+"""The PostgreSQL metadata store on asyncpg (port of Go ``server/storage/sqldb.go``).
+
+It reads and writes Go notary 0.7's schema unchanged (``tuf_files``,
+``changefeed``; see ``migrations/postgresql``), so a Go server's database can
+be served, and the other way round. It does not create or migrate the schema:
+that is an explicit step (:func:`notary_server.storage.migrate.migrate_postgres`),
+as with Go's golang-migrate.
+
+Differences from Go, all fixes:
+
+* The version check runs inside the write transaction, and a concurrent
+  duplicate that reaches the ``UNIQUE (gun, role, version)`` index becomes
+  :class:`~notary_server.storage.OldVersionError` (Go maps only MySQL's
+  duplicate errors, so on PostgreSQL the loser of a race got a 500).
+* ``sha256`` is ``char(64)``; the space padding PostgreSQL adds to the empty
+  checksum of deletion records is stripped.
+* Times are stored as naive UTC in the ``timestamp`` columns and returned
+  aware, in UTC.
+
+Two concurrent writers of *different* new versions of one role may both
+succeed (each saw the same older maximum), as in Go; "current" is the highest
+version either way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final
+
+import asyncpg
+
+from notary_server.storage import NotFoundError, OldVersionError, StorageError
+from notary_server.storage._common import (
+    TIMESTAMP_ROLE,
+    changes_page,
+    check_against_stored,
+    check_batch,
+    sha256_hex,
+    utcnow,
+    version_fits,
+)
+from notary_server.storage.base import (
+    DELETION_CATEGORY,
+    UPDATE_CATEGORY,
+    Change,
+    MetaStore,
+    StoredMeta,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from notary_tuf.validation import MetaUpdate
+
+__all__ = ["PostgresMetaStore", "connect"]
+
+# Rows a Go server soft-deleted (deleted_at set, gorm) stay invisible, as in Go.
+_MAX_VERSIONS: Final = """
+SELECT role, max(version) FROM tuf_files
+WHERE gun = $1 AND role = ANY($2::varchar[]) AND deleted_at IS NULL
+GROUP BY role
+"""
+_INSERT_FILE: Final = """
+INSERT INTO tuf_files (created_at, updated_at, deleted_at, gun, role, version, data, sha256)
+VALUES ($1, $1, NULL, $2, $3, $4, $5, $6)
+"""
+_INSERT_CHANGE: Final = """
+INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1, $2, $3, $4, $5)
+"""
+_SELECT_CURRENT: Final = """
+SELECT coalesce(updated_at, created_at), data FROM tuf_files
+WHERE gun = $1 AND role = $2 AND deleted_at IS NULL
+ORDER BY version DESC LIMIT 1
+"""
+_SELECT_CHECKSUM: Final = """
+SELECT created_at, data FROM tuf_files
+WHERE gun = $1 AND role = $2 AND sha256 = $3 AND deleted_at IS NULL
+ORDER BY id LIMIT 1
+"""
+_SELECT_VERSION: Final = """
+SELECT created_at, data FROM tuf_files
+WHERE gun = $1 AND role = $2 AND version = $3 AND deleted_at IS NULL
+"""
+# Go deletes unscoped: soft-deleted rows go too.
+_DELETE_GUN: Final = "DELETE FROM tuf_files WHERE gun = $1"
+_CHANGES_FORWARD: Final = """
+SELECT id, created_at, gun, version, sha256, category FROM changefeed
+WHERE id > $1 AND ($3::varchar IS NULL OR gun = $3)
+ORDER BY id ASC LIMIT $2
+"""
+_CHANGES_BACKWARD: Final = """
+SELECT id, created_at, gun, version, sha256, category FROM changefeed
+WHERE ($1::integer IS NULL OR id < $1) AND ($3::varchar IS NULL OR gun = $3)
+ORDER BY id DESC LIMIT $2
+"""
+_HEALTH: Final = "SELECT to_regclass('tuf_files') IS NOT NULL"
+
+_CONNECTION_ERRORS: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def connect(dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresMetaStore:
+    """Open a connection pool to a migrated database.
+
+    Args:
+        dsn: a libpq URI, as in Go's ``storage.db_url``
+            (``postgres://server@db:5432/notaryserver?sslmode=verify-full``).
+        min_size: connections opened up front.
+        max_size: most connections held at once.
+
+    Raises:
+        StorageError: the database cannot be reached.
+    """
+    try:
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    except (*_CONNECTION_ERRORS, ValueError) as exc:
+        raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+    return PostgresMetaStore(pool)
+
+
+class PostgresMetaStore(MetaStore):
+    """Metadata in PostgreSQL through one asyncpg pool; build it with :func:`connect`."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        """Wrap an open pool, which the store then owns and closes."""
+        self._pool = pool
+
+    async def update_current(self, gun: str, update: MetaUpdate) -> None:
+        """Add a new version of a role.
+
+        Raises:
+            OldVersionError: a version of the role at least as high is stored.
+            StorageError: the version does not fit, or the database failed.
+        """
+        await self.update_many(gun, [update])
+
+    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+        """Add several files in one transaction: all of them or none.
+
+        Raises:
+            OldVersionError: some version is not above the stored versions of
+                its role, two updates share a role and version, or a
+                concurrent writer stored the same version first.
+            StorageError: a version does not fit, or the database failed.
+        """
+        check_batch(updates)
+        if not updates:
+            return
+        now = _naive(utcnow())
+        files = []
+        changes = []
+        for update in updates:
+            checksum = sha256_hex(update.data)
+            files.append((now, gun, update.role, update.version, update.data, checksum))
+            if update.role == TIMESTAMP_ROLE:
+                changes.append((now, gun, update.version, checksum, UPDATE_CATEGORY))
+        roles = sorted({update.role for update in updates})
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                stored = {row[0]: row[1] for row in await conn.fetch(_MAX_VERSIONS, gun, roles)}
+                check_against_stored(updates, stored)
+                await conn.executemany(_INSERT_FILE, files)
+                if changes:
+                    await conn.executemany(_INSERT_CHANGE, changes)
+        except asyncpg.UniqueViolationError as exc:
+            raise OldVersionError(f"a concurrent update stored the same version: {exc}") from exc
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"storing metadata for {gun} failed: {exc}") from exc
+
+    async def get_current(self, gun: str, role: str) -> StoredMeta:
+        """Return the highest version of a role.
+
+        Raises:
+            NotFoundError: the role has no stored version.
+            StorageError: the database failed.
+        """
+        return await self._get_one(_SELECT_CURRENT, gun, role)
+
+    async def get_checksum(self, gun: str, role: str, checksum: str) -> StoredMeta:
+        """Return the version of a role whose SHA-256 is ``checksum`` (lowercase hex).
+
+        Raises:
+            NotFoundError: no such file.
+            StorageError: the database failed.
+        """
+        return await self._get_one(_SELECT_CHECKSUM, gun, role, checksum)
+
+    async def get_version(self, gun: str, role: str, version: int) -> StoredMeta:
+        """Return a given version of a role.
+
+        Raises:
+            NotFoundError: no such version (or it does not fit a 32-bit integer).
+            StorageError: the database failed.
+        """
+        if not version_fits(version):
+            raise NotFoundError(f"no {role} version {version} for {gun}")
+        return await self._get_one(_SELECT_VERSION, gun, role, version)
+
+    async def delete(self, gun: str) -> None:
+        """Delete every file of exactly this GUN; record it if anything was deleted.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                status = await conn.execute(_DELETE_GUN, gun)
+                if _affected(status):
+                    await conn.execute(
+                        _INSERT_CHANGE, _naive(utcnow()), gun, 0, "", DELETION_CATEGORY
+                    )
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"deleting {gun} failed: {exc}") from exc
+
+    async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
+        """Return changefeed records, oldest to newest (spec §1.2).
+
+        ``records == 0`` returns up to 100 records (Go's default page size).
+
+        Raises:
+            StorageError: the database failed.
+        """
+        page = changes_page(change_id, records)
+        try:
+            if page.backwards:
+                rows = await self._pool.fetch(_CHANGES_BACKWARD, page.before, page.limit, gun)
+                rows.reverse()
+            else:
+                rows = await self._pool.fetch(_CHANGES_FORWARD, page.after, page.limit, gun)
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"reading the changefeed failed: {exc}") from exc
+        return [
+            Change(
+                id=row[0],
+                created_at=_aware(row[1]),
+                gun=row[2],
+                version=row[3],
+                sha256=(row[4] or "").rstrip(" "),
+                category=row[5],
+            )
+            for row in rows
+        ]
+
+    async def check_health(self) -> None:
+        """Fail unless the ``tuf_files`` table can be seen (Go ``CheckHealth``).
+
+        Raises:
+            StorageError: the database is unreachable or the table is missing.
+        """
+        try:
+            present = await self._pool.fetchval(_HEALTH)
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"PostgreSQL is not available: {exc}") from exc
+        if not present:
+            raise StorageError("Cannot access table: tuf_files")
+
+    async def close(self) -> None:
+        """Close the pool, waiting for connections in use to be released."""
+        await self._pool.close()
+
+    async def _get_one(self, query: str, *args: object) -> StoredMeta:
+        try:
+            row = await self._pool.fetchrow(query, *args)
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"reading metadata failed: {exc}") from exc
+        if row is None:
+            raise NotFoundError(f"no such metadata: {args!r}")
+        return StoredMeta(created=_aware(row[0]), data=row[1])
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC wall time for Go's ``timestamp`` (without time zone) columns."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(moment: datetime | None) -> datetime:
+    # created_at is nullable in Go's schema; rows written by either server have it.
+    if moment is None:
+        return datetime.fromtimestamp(0, UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _affected(status: str) -> int:
+    """Rows affected, from a command tag such as ``DELETE 3``."""
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,364 @@
+"""The SQLite metadata store: stdlib :mod:`sqlite3` on one dedicated thread.
+
+Port of Go ``server/storage/sqldb.go`` as Go runs it with the ``sqlite3``
+backend. The schema is the one gorm creates for Go (``migrations/sqlite``), so
+a Go server's database file can be served and the other way round; times are
+stored as text in go-sqlite3's layout and read back in any of its layouts.
+
+Every call runs on a single worker thread that owns the only connection
+(ADR 0004), so the event loop never blocks on the database and the connection
+is never shared between threads. Writes use ``BEGIN IMMEDIATE``, which takes
+the write lock before the version check; other processes on the same file
+(a second server) wait up to the busy timeout.
+
+A database without any table is given the current schema when opened (the
+embedded default should work out of the box); an existing database is served
+as it is and migrated only on request (:mod:`notary_server.storage.migrate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+
+from notary_server.storage import NotFoundError, OldVersionError, StorageError
+from notary_server.storage._common import (
+    TIMESTAMP_ROLE,
+    changes_page,
+    check_against_stored,
+    check_batch,
+    sha256_hex,
+    utcnow,
+    version_fits,
+)
+from notary_server.storage._sqlite_url import SqliteTarget, connect_sqlite, parse_sqlite_url
+from notary_server.storage.base import (
+    DELETION_CATEGORY,
+    UPDATE_CATEGORY,
+    Change,
+    MetaStore,
+    StoredMeta,
+)
+from notary_server.storage.migrate import migrate_sqlite_connection
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from notary_tuf.validation import MetaUpdate
+
+__all__ = ["SqliteMetaStore", "open_sqlite"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+_MAX_VERSION: Final = """
+SELECT max(version) FROM tuf_files WHERE gun = ? AND role = ? AND deleted_at IS NULL
+"""
+_INSERT_FILE: Final = """
+INSERT INTO tuf_files (created_at, updated_at, deleted_at, gun, role, version, sha256, data)
+VALUES (?, ?, NULL, ?, ?, ?, ?, ?)
+"""
+_INSERT_CHANGE: Final = """
+INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES (?, ?, ?, ?, ?)
+"""
+_SELECT_CURRENT: Final = """
+SELECT coalesce(updated_at, created_at), data FROM tuf_files
+WHERE gun = ? AND role = ? AND deleted_at IS NULL ORDER BY version DESC LIMIT 1
+"""
+_SELECT_CHECKSUM: Final = """
+SELECT created_at, data FROM tuf_files
+WHERE gun = ? AND role = ? AND sha256 = ? AND deleted_at IS NULL ORDER BY id LIMIT 1
+"""
+_SELECT_VERSION: Final = """
+SELECT created_at, data FROM tuf_files
+WHERE gun = ? AND role = ? AND version = ? AND deleted_at IS NULL
+"""
+_DELETE_GUN: Final = "DELETE FROM tuf_files WHERE gun = ?"
+_CHANGES_FORWARD: Final = """
+SELECT id, created_at, gun, version, sha256, category FROM changefeed
+WHERE id > :after AND (:gun IS NULL OR gun = :gun) ORDER BY id ASC LIMIT :limit
+"""
+_CHANGES_BACKWARD: Final = """
+SELECT id, created_at, gun, version, sha256, category FROM changefeed
+WHERE (:before IS NULL OR id < :before) AND (:gun IS NULL OR gun = :gun)
+ORDER BY id DESC LIMIT :limit
+"""
+_HAS_TABLE: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+_COUNT_TABLES: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+
+# go-sqlite3's layouts: "2006-01-02 15:04:05.999999999-07:00" and relatives.
+_GO_TIME: Final = re.compile(
+    r"(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+async def open_sqlite(db_url: str, *, create: bool = True) -> SqliteMetaStore:
+    """Open (and, when it has no tables, initialise) an SQLite database.
+
+    Args:
+        db_url: Go's sqlite3 ``storage.db_url``: a path, ``:memory:``, or a
+            ``file:`` URI, optionally with go-sqlite3's ``_busy_timeout``.
+        create: give a database without tables the current schema.
+
+    Raises:
+        StorageError: the database cannot be opened or initialised.
+    """
+    store = SqliteMetaStore(parse_sqlite_url(db_url))
+    try:
+        await store._call(store._open, create=create)  # noqa: SLF001 - our own construction step
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+class SqliteMetaStore(MetaStore):
+    """Metadata in one SQLite file; build it with :func:`open_sqlite`."""
+
+    def __init__(self, target: SqliteTarget) -> None:
+        """Prepare the worker thread; :func:`open_sqlite` then connects on it."""
+        self._target = target
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="notary-sqlite"
+        )
+        self._conn: sqlite3.Connection | None = None  # used on the worker thread only
+
+    async def update_current(self, gun: str, update: MetaUpdate) -> None:
+        """Add a new version of a role.
+
+        Raises:
+            OldVersionError: a version of the role at least as high is stored.
+            StorageError: the version does not fit, or the database failed.
+        """
+        await self.update_many(gun, [update])
+
+    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+        """Add several files in one transaction: all of them or none.
+
+        Raises:
+            OldVersionError: some version is not above the stored versions of
+                its role, or two updates share a role and version.
+            StorageError: a version does not fit, the file is read-only, or
+                the database failed.
+        """
+        check_batch(updates)
+        if updates:
+            await self._call(self._update_many, gun, list(updates))
+
+    async def get_current(self, gun: str, role: str) -> StoredMeta:
+        """Return the highest version of a role.
+
+        Raises:
+            NotFoundError: the role has no stored version.
+            StorageError: the database failed.
+        """
+        return await self._call(self._get_one, _SELECT_CURRENT, (gun, role))
+
+    async def get_checksum(self, gun: str, role: str, checksum: str) -> StoredMeta:
+        """Return the version of a role whose SHA-256 is ``checksum`` (lowercase hex).
+
+        Raises:
+            NotFoundError: no such file.
+            StorageError: the database failed.
+        """
+        return await self._call(self._get_one, _SELECT_CHECKSUM, (gun, role, checksum))
+
+    async def get_version(self, gun: str, role: str, version: int) -> StoredMeta:
+        """Return a given version of a role.
+
+        Raises:
+            NotFoundError: no such version.
+            StorageError: the database failed.
+        """
+        if not version_fits(version):
+            raise NotFoundError(f"no {role} version {version} for {gun}")
+        return await self._call(self._get_one, _SELECT_VERSION, (gun, role, version))
+
+    async def delete(self, gun: str) -> None:
+        """Delete every file of exactly this GUN; record it if anything was deleted.
+
+        Raises:
+            StorageError: the file is read-only, or the database failed.
+        """
+        await self._call(self._delete, gun)
+
+    async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
+        """Return changefeed records, oldest to newest (spec §1.2).
+
+        ``records == 0`` returns up to 100 records (Go's default page size).
+
+        Raises:
+            StorageError: the database failed.
+        """
+        page = changes_page(change_id, records)
+        params: dict[str, object] = {"gun": gun, "limit": page.limit}
+        if page.backwards:
+            params["before"] = page.before
+            rows = await self._call(self._fetch_all, _CHANGES_BACKWARD, params)
+            rows.reverse()
+        else:
+            params["after"] = page.after
+            rows = await self._call(self._fetch_all, _CHANGES_FORWARD, params)
+        return [
+            Change(
+                id=int(row[0]),
+                created_at=parse_go_time(row[1]),
+                gun=str(row[2]),
+                version=int(row[3]),
+                sha256=str(row[4] or "").rstrip(" "),
+                category=str(row[5]),
+            )
+            for row in rows
+        ]
+
+    async def check_health(self) -> None:
+        """Fail unless the ``tuf_files`` table exists (Go ``CheckHealth``).
+
+        Raises:
+            StorageError: the store is closed or the table is missing.
+        """
+        if not await self._call(self._fetch_value, _HAS_TABLE, ("tuf_files",)):
+            raise StorageError("Cannot access table: tuf_files")
+
+    async def close(self) -> None:
+        """Close the connection on its thread, then let the thread end."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_conn)
+        finally:
+            executor.shutdown(wait=False)
+
+    async def _call(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if self._executor is None:
+            raise StorageError("the SQLite store is closed")
+        call = functools.partial(self._translated, func, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    # The methods below run on the worker thread.
+
+    def _translated(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return func(*args, **kwargs)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise OldVersionError(f"the same version is already stored: {exc}") from exc
+            raise StorageError(f"SQLite constraint failed: {exc}") from exc
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY or (
+                "readonly" in str(exc)
+            ):
+                raise StorageError(
+                    f"SQLite database {self._target.database} is read-only: {exc}"
+                ) from exc
+            raise StorageError(f"SQLite database {self._target.database}: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StorageError("the SQLite store is not open")
+        return self._conn
+
+    def _open(self, *, create: bool) -> None:
+        self._conn = connect_sqlite(self._target)
+        if create and not self._conn.execute(_COUNT_TABLES).fetchone()[0]:
+            migrate_sqlite_connection(self._conn)
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _update_many(self, gun: str, updates: list[MetaUpdate]) -> None:
+        conn = self._connection()
+        now = format_go_time(utcnow())
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored: dict[str, int] = {}
+            for role in {update.role for update in updates}:
+                (highest,) = conn.execute(_MAX_VERSION, (gun, role)).fetchone()
+                if highest is not None:
+                    stored[role] = int(highest)
+            check_against_stored(updates, stored)
+            for update in updates:
+                checksum = sha256_hex(update.data)
+                conn.execute(
+                    _INSERT_FILE,
+                    (now, now, gun, update.role, update.version, checksum, update.data),
+                )
+                if update.role == TIMESTAMP_ROLE:
+                    conn.execute(
+                        _INSERT_CHANGE, (now, gun, update.version, checksum, UPDATE_CATEGORY)
+                    )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+
+    def _delete(self, gun: str) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute(_DELETE_GUN, (gun,)).rowcount > 0:
+                conn.execute(
+                    _INSERT_CHANGE, (format_go_time(utcnow()), gun, 0, "", DELETION_CATEGORY)
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+
+    def _get_one(self, query: str, params: tuple[object, ...]) -> StoredMeta:
+        row = self._connection().execute(query, params).fetchone()
+        if row is None:
+            raise NotFoundError(f"no such metadata: {params!r}")
+        data = row[1]
+        return StoredMeta(
+            created=parse_go_time(row[0]),
+            data=data.encode() if isinstance(data, str) else bytes(data),
+        )
+
+    def _fetch_all(self, query: str, params: dict[str, object]) -> list[tuple[Any, ...]]:
+        return self._connection().execute(query, params).fetchall()
+
+    def _fetch_value(self, query: str, params: tuple[object, ...]) -> object:
+        return self._connection().execute(query, params).fetchone()[0]
+
+
+def format_go_time(moment: datetime) -> str:
+    """Format a time as go-sqlite3 stores ``time.Time``: ``2006-01-02 15:04:05.999999999-07:00``."""
+    moment = moment.astimezone(UTC)
+    fraction = f"{moment.microsecond:06d}".rstrip("0")
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (f".{fraction}" if fraction else "") + "+00:00"
+
+
+def parse_go_time(value: object) -> datetime:
+    """Read a stored time written by Go, by us, or by SQLite itself; aware, in UTC.
+
+    Text without an offset is taken as UTC; a number as Unix seconds. What
+    cannot be read becomes the Unix epoch rather than failing the request.
+    """
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    match = _GO_TIME.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return datetime.fromtimestamp(0, UTC)
+    day, clock, seconds, fraction, offset = match.groups()
+    moment = datetime.fromisoformat(f"{day}T{clock or '00:00'}:{seconds or '00'}")
+    if fraction:
+        moment += timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
+    zone = UTC
+    if offset and offset != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    return moment.replace(tzinfo=zone).astimezone(UTC)
