@@ -13,15 +13,30 @@ can be added with ``add_subparsers`` without changing how the server starts.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
+import ssl
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import notary_tuf
 from notary_proto import GO_NOTARY_VERSION
+from notary_server.config import (
+    ConfigError,
+    ServerConfig,
+    StorageConfig,
+    TLSConfig,
+    TrustServiceConfig,
+    load_config,
+)
+from notary_server.logs import setup_logging
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
 
 PROG = "notary_server"
 LOG_FORMATS = ("json", "logfmt")
@@ -63,7 +78,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="log format (default: %(default)s)",
     )
     parser.set_defaults(handler=_serve)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    migrate = commands.add_parser(
+        "migrate",
+        help="create the storage schema, or upgrade one (Go-created databases included)",
+        description="Apply pending schema migrations to the configured database; idempotent.",
+    )
+    migrate.add_argument(
+        "--config", "-config", type=Path, metavar="FILE", required=True, help="server-config.json"
+    )
+    migrate.set_defaults(handler=_migrate)
     return parser
+
+
+def _default_config() -> ServerConfig:
+    """The embedded default: SQLite under ./notary-data, local trust service, loopback."""
+    data_dir = Path("notary-data").resolve()
+    data_dir.mkdir(exist_ok=True)
+    return ServerConfig(
+        host="127.0.0.1",
+        port=4443,
+        tls=None,
+        trust_service=TrustServiceConfig(type="local", key_algorithm="ed25519"),
+        storage=StorageConfig(backend="sqlite3", db_url=str(data_dir / "server.db")),
+        logging_level="info",
+    )
+
+
+def _ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.client_ca_file is not None:
+        context.load_verify_locations(tls.client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def run(config_path: Path | None, *, log_format: str = "json") -> int:
@@ -75,13 +124,57 @@ def run(config_path: Path | None, *, log_format: str = "json") -> int:
 
     Returns:
         The process exit status.
-
-    Raises:
-        SystemExit: Always, for now: the server is being built (issue #3).
     """
-    del config_path, log_format
-    sys.stderr.write(f"{PROG}: the server is not implemented yet (issue #3)\n")
-    raise SystemExit(2)
+    try:
+        config = (
+            load_config(config_path, os.environ) if config_path is not None else _default_config()
+        )
+        ssl_context = _ssl_context(config.tls) if config.tls is not None else None
+    except (ConfigError, OSError, ssl.SSLError) as e:
+        sys.stderr.write(f"{PROG}: {e}\n")
+        return 2
+    setup_logging(config.logging_level, log_format)
+    # Imported here, not at the top: --help and --version stay light, and
+    # importing this module pulls in neither aiohttp nor grpc.
+    from aiohttp import web  # noqa: PLC0415
+
+    from notary_server.app import create_app  # noqa: PLC0415
+
+    scheme = "https" if ssl_context is not None else "http"
+    logger.info("serving on %s://%s:%d", scheme, config.host or "0.0.0.0", config.port)  # noqa: S104
+    web.run_app(
+        create_app(config),
+        host=config.host or None,
+        port=config.port,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=logging.getLogger("aiohttp.access"),
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config, os.environ)
+    except ConfigError as e:
+        sys.stderr.write(f"{PROG}: {e}\n")
+        return 2
+    if config.storage.backend == "memory":
+        sys.stdout.write("memory storage has no schema to migrate\n")
+        return 0
+    from notary_server.storage import StorageError  # noqa: PLC0415 - see run()
+    from notary_server.storage.migrate import migrate  # noqa: PLC0415
+
+    try:
+        applied = asyncio.run(migrate(config.storage.backend, config.storage.db_url))
+    except StorageError as e:
+        sys.stderr.write(f"{PROG}: migrate: {e}\n")
+        return 1
+    if applied:
+        sys.stdout.write(f"applied migrations: {', '.join(str(v) for v in applied)}\n")
+    else:
+        sys.stdout.write("the schema is up to date\n")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

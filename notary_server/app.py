@@ -1,0 +1,156 @@
+"""The aiohttp application: wiring, lifecycle and request dispatch.
+
+``create_app(config)`` opens the store and the trust service in cleanup
+contexts (closed in reverse order on shutdown) and checks at startup what Go
+only notices per request. Tests pass their own ``store``/``crypto``.
+
+Requests go through one catch-all aiohttp route to :func:`dispatch`, which
+applies Go's route table (:mod:`notary_server.routes`) with gorilla/mux's
+semantics, the GUN-prefix filter and the Cache-Control policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY, METRICS_KEY
+from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
+from notary_server.metrics import ServerMetrics
+from notary_server.middlewares import OPERATION_KEY, error_middleware
+from notary_server.routes import CATCH_ALL_METHODS, clean_path, match_route
+from notary_server.storage import StorageError, open_store
+from notary_server.trust.local import LocalCryptoService
+from notary_server.trust.remote import open_remote
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from notary_server.config import CachingConfig, ServerConfig
+    from notary_server.routes import CacheKind
+    from notary_server.storage.base import MetaStore
+    from notary_server.trust.base import CryptoService
+
+__all__ = ["create_app", "dispatch"]
+
+logger = logging.getLogger(__name__)
+
+_ZERO_TIME = "Mon, 01 Jan 0001 00:00:00 UTC"
+
+MAX_UPLOAD_BYTES = 128 * 1024 * 1024
+"""Largest request body accepted (an upload holds every changed role at once).
+
+Go sets no limit; aiohttp's default (1 MiB) refused ordinary large targets
+files. The Go client downloads no metadata file above 100 MiB.
+"""
+
+
+def _cache_headers(response: web.StreamResponse, kind: CacheKind, caching: CachingConfig) -> None:
+    """Apply Go's Cache-Control policy to a 200 response (``utils/http.go``)."""
+    if "Cache-Control" in response.headers:
+        return
+    if kind == "current":
+        max_age, must_revalidate = caching.current_metadata, True
+    else:
+        max_age, must_revalidate = caching.consistent_metadata, False
+    if max_age <= 0:
+        response.headers["Cache-Control"] = "max-age=0, no-cache, no-store"
+        response.headers["Pragma"] = "no-cache"
+        return
+    value = f"public, max-age={max_age}, s-maxage={max_age}"
+    if must_revalidate:
+        value += ", must-revalidate"
+    response.headers["Cache-Control"] = value
+    response.headers.popall("Pragma", None)
+    response.headers.setdefault("Last-Modified", _ZERO_TIME)
+
+
+def _check_gun_prefix(gun: str, prefixes: tuple[str, ...], error: ErrorCode) -> None:
+    if not prefixes or any(gun.startswith(prefix) for prefix in prefixes):
+        return
+    detail = f"Require GUNs with prefix: [{' '.join(prefixes)}]"
+    raise ApiError(error, detail if error is ErrorCode.INVALID_GUN else NO_DETAIL)
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    """Route a request the way Go's gorilla/mux router does."""
+    path = request.path
+    cleaned = clean_path(path)
+    if cleaned != path:
+        location = request.rel_url.with_path(cleaned, keep_query=True)  # Go keeps the query
+        return web.Response(status=301, headers={"Location": str(location)})
+    found = match_route(request.method, path)
+    if found is None:
+        if request.method in CATCH_ALL_METHODS:
+            raise ApiError(ErrorCode.METADATA_NOT_FOUND)
+        return web.Response(status=405)
+    route, params = found
+    request[OPERATION_KEY] = route.operation
+    config = request.app[CONFIG_KEY]
+    if route.prefix_error is not None and "gun" in params:
+        _check_gun_prefix(params["gun"], config.gun_prefixes, route.prefix_error)
+    response = await route.handler(request, params)
+    if route.cache is not None and response.status == 200:  # noqa: PLR2004 - only 200s
+        _cache_headers(response, route.cache, config.caching)
+    return response
+
+
+def create_app(
+    config: ServerConfig,
+    *,
+    store: MetaStore | None = None,
+    crypto: CryptoService | None = None,
+) -> web.Application:
+    """Build the application.
+
+    Args:
+        config: the server configuration.
+        store: a store to use instead of opening ``config.storage`` (the caller
+            keeps ownership and closes it).
+        crypto: a trust service to use instead of building ``config.trust_service``.
+
+    Returns:
+        The application, ready for ``web.run_app`` or a test client.
+    """
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_UPLOAD_BYTES)
+    app[CONFIG_KEY] = config
+    app[METRICS_KEY] = ServerMetrics()
+
+    async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+        if store is not None:
+            app[METASTORE_KEY] = store
+            yield
+            return
+        opened = await open_store(config.storage.backend, config.storage.db_url)
+        try:
+            await opened.check_health()
+        except StorageError:
+            await opened.close()
+            raise
+        app[METASTORE_KEY] = opened
+        yield
+        await opened.close()
+
+    async def trust_ctx(app: web.Application) -> AsyncIterator[None]:
+        if crypto is not None:
+            app[CRYPTO_KEY] = crypto
+            yield
+            return
+        service = _build_trust_service(config)
+        app[CRYPTO_KEY] = service
+        yield
+        await service.close()
+
+    app.cleanup_ctx.append(storage_ctx)
+    app.cleanup_ctx.append(trust_ctx)
+    app.router.add_route("*", "/{path:.*}", dispatch)
+    return app
+
+
+def _build_trust_service(config: ServerConfig) -> CryptoService:
+    if config.trust_service.type == "local":
+        logger.info("using the local trust service: ed25519 keys in memory, lost on restart")
+        return LocalCryptoService()
+    return open_remote(config.trust_service)

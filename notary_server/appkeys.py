@@ -1,0 +1,17 @@
+"""The typed application keys (aiohttp ``AppKey``), in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from notary_server.config import ServerConfig
+from notary_server.metrics import ServerMetrics
+from notary_server.storage.base import MetaStore
+from notary_server.trust.base import CryptoService
+
+__all__ = ["CONFIG_KEY", "CRYPTO_KEY", "METASTORE_KEY", "METRICS_KEY"]
+
+CONFIG_KEY = web.AppKey("CONFIG_KEY", ServerConfig)
+METASTORE_KEY = web.AppKey("METASTORE_KEY", MetaStore)
+CRYPTO_KEY = web.AppKey("CRYPTO_KEY", CryptoService)
+METRICS_KEY = web.AppKey("METRICS_KEY", ServerMetrics)

@@ -1,0 +1,295 @@
+"""``server-config.json``: Go notary-server's configuration file, read the same way.
+
+Keys, defaults and environment overrides are Go's (``cmd/notary-server/config.go``,
+``utils/configuration.go``): every key can be overridden by
+``NOTARY_SERVER_<KEY>`` with dots as underscores, upper-cased
+(``NOTARY_SERVER_STORAGE_DB_URL``), and relative file paths resolve against the
+configuration file's directory. Everything is checked here, at load time, and a
+problem raises :class:`ConfigError` naming the key.
+
+Only ``__main__`` calls :func:`load_config`; everything else receives the
+resulting frozen :class:`ServerConfig`.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "CachingConfig",
+    "ConfigError",
+    "ServerConfig",
+    "StorageConfig",
+    "TLSConfig",
+    "TrustServiceConfig",
+    "load_config",
+    "parse_address",
+]
+
+ENV_PREFIX: Final = "NOTARY_SERVER_"
+STORAGE_BACKENDS: Final = ("memory", "sqlite3", "postgres")
+UNSUPPORTED_BACKENDS: Final = ("mysql", "rethinkdb")
+KEY_ALGORITHMS: Final = ("ecdsa", "ed25519", "rsa")
+MAX_CACHE_AGE: Final = 31_536_000
+DEFAULT_CURRENT_MAX_AGE: Final = 300
+DEFAULT_CONSISTENT_MAX_AGE: Final = 2_592_000
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and the reason."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TLSConfig:
+    """A certificate and key to serve with, and optionally a CA that client certificates need."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustServiceConfig:
+    """``trust_service``: where timestamp and snapshot keys live."""
+
+    type: str
+    key_algorithm: str
+    hostname: str = ""
+    port: str = ""
+    tls_ca_file: Path | None = None
+    tls_client_cert: Path | None = None
+    tls_client_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageConfig:
+    """``storage``: Go's backend name and DSN."""
+
+    backend: str
+    db_url: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachingConfig:
+    """``caching.max_age``: Cache-Control lifetimes in seconds (0 = no caching)."""
+
+    current_metadata: int = DEFAULT_CURRENT_MAX_AGE
+    consistent_metadata: int = DEFAULT_CONSISTENT_MAX_AGE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """The whole server configuration."""
+
+    host: str
+    port: int
+    tls: TLSConfig | None
+    trust_service: TrustServiceConfig
+    storage: StorageConfig
+    caching: CachingConfig = field(default_factory=CachingConfig)
+    gun_prefixes: tuple[str, ...] = ()
+    logging_level: str = "error"
+
+
+class _Reader:
+    """Looks keys up in the file, with ``NOTARY_SERVER_*`` overrides (viper's rule)."""
+
+    def __init__(self, document: Mapping[str, Any], environ: Mapping[str, str], base: Path) -> None:
+        self.document = document
+        self.environ = environ
+        self.base = base
+
+    def get(self, key: str) -> Any:
+        env_name = ENV_PREFIX + key.replace(".", "_").upper()
+        if env_name in self.environ:
+            return self.environ[env_name]
+        node: Any = self.document
+        for part in key.split("."):
+            if not isinstance(node, dict):
+                return None
+            # viper matches keys case-insensitively
+            node = next((v for k, v in node.items() if k.lower() == part), None)
+        return node
+
+    def string(self, key: str, default: str = "") -> str:
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool | dict | list):
+            raise ConfigError(f"{key}: expected a string")
+        return str(value)
+
+    def integer(self, key: str, default: int) -> int:
+        value = self.get(key)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer")
+        try:
+            return int(value)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from e
+
+    def path(self, key: str) -> Path | None:
+        value = self.string(key)
+        if not value:
+            return None
+        path = Path(value)
+        return path if path.is_absolute() else self.base / path
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value = self.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):  # an environment override: space separated, as viper splits
+            return tuple(value.split())
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings")
+        return tuple(value)
+
+
+def parse_address(address: str, key: str = "server.http_addr") -> tuple[str, int]:
+    """Split Go's ``host:port`` (``:4443`` = every interface).
+
+    Raises:
+        ConfigError: not ``host:port`` with a valid port.
+    """
+    host, sep, port_text = address.rpartition(":")
+    if not sep:
+        raise ConfigError(f"{key}: {address!r} is not host:port")
+    try:
+        port = int(port_text)
+    except ValueError as e:
+        raise ConfigError(f"{key}: {address!r} has no valid port") from e
+    if not 0 <= port <= 65535:  # noqa: PLR2004 - TCP port range
+        raise ConfigError(f"{key}: port {port} is out of range")
+    return host.strip("[]"), port
+
+
+def _tls(reader: _Reader) -> TLSConfig | None:
+    cert, key = reader.path("server.tls_cert_file"), reader.path("server.tls_key_file")
+    client_ca = reader.path("server.client_ca_file")
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise ConfigError("server.client_ca_file: needs server.tls_cert_file and tls_key_file")
+        return None
+    if cert is None or key is None:
+        raise ConfigError("server.tls_cert_file and server.tls_key_file must be set together")
+    for name, path in (
+        ("tls_cert_file", cert),
+        ("tls_key_file", key),
+        ("client_ca_file", client_ca),
+    ):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"server.{name}: {path} does not exist")
+    return TLSConfig(cert_file=cert, key_file=key, client_ca_file=client_ca)
+
+
+def _trust_service(reader: _Reader) -> TrustServiceConfig:
+    kind = reader.string("trust_service.type")
+    if kind == "local":
+        # Go's local service only makes ed25519 keys and ignores the other keys.
+        return TrustServiceConfig(type="local", key_algorithm="ed25519")
+    if kind != "remote":
+        raise ConfigError('trust_service.type: must be either "local" or "remote"')
+    algorithm = reader.string("trust_service.key_algorithm")
+    if algorithm not in KEY_ALGORITHMS:
+        raise ConfigError(f"trust_service.key_algorithm: invalid key algorithm {algorithm!r}")
+    client_cert = reader.path("trust_service.tls_client_cert")
+    client_key = reader.path("trust_service.tls_client_key")
+    if (client_cert is None) != (client_key is None):
+        raise ConfigError(
+            "trust_service.tls_client_cert and trust_service.tls_client_key must be set together"
+        )
+    hostname = reader.string("trust_service.hostname")
+    if not hostname:
+        raise ConfigError("trust_service.hostname: required for a remote trust service")
+    return TrustServiceConfig(
+        type="remote",
+        key_algorithm=algorithm,
+        hostname=hostname,
+        port=reader.string("trust_service.port"),
+        tls_ca_file=reader.path("trust_service.tls_ca_file"),
+        tls_client_cert=client_cert,
+        tls_client_key=client_key,
+    )
+
+
+def _storage(reader: _Reader) -> StorageConfig:
+    backend = reader.string("storage.backend")
+    if backend in UNSUPPORTED_BACKENDS:
+        raise ConfigError(f"storage.backend: {backend} is not supported (use postgres or sqlite3)")
+    if backend not in STORAGE_BACKENDS:
+        raise ConfigError(f"storage.backend: must be one of {', '.join(STORAGE_BACKENDS)}")
+    db_url = reader.string("storage.db_url")
+    if backend != "memory" and not db_url:
+        raise ConfigError(f"storage.db_url: required for the {backend} backend")
+    if backend == "sqlite3" and not db_url.startswith("file:") and not Path(db_url).is_absolute():
+        db_url = str(reader.base / db_url)
+    return StorageConfig(backend=backend, db_url=db_url)
+
+
+def _caching(reader: _Reader) -> CachingConfig:
+    values = {}
+    for name, default in (
+        ("current_metadata", DEFAULT_CURRENT_MAX_AGE),
+        ("consistent_metadata", DEFAULT_CONSISTENT_MAX_AGE),
+    ):
+        key = f"caching.max_age.{name}"
+        value = reader.integer(key, default)
+        if not 0 <= value <= MAX_CACHE_AGE:
+            raise ConfigError(f"{key}: must be between 0 and {MAX_CACHE_AGE} seconds")
+        values[name] = value
+    return CachingConfig(**values)
+
+
+def _gun_prefixes(reader: _Reader) -> tuple[str, ...]:
+    prefixes = reader.string_list("repositories.gun_prefixes")
+    for prefix in prefixes:
+        cleaned = posixpath.normpath(prefix.strip())
+        if cleaned + "/" != prefix or cleaned.startswith(("/", "..")):
+            raise ConfigError(f"repositories.gun_prefixes: invalid GUN prefix {prefix!r}")
+    return prefixes
+
+
+def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
+    """Read and check ``server-config.json``.
+
+    Args:
+        path: the configuration file.
+        environ: the environment, for ``NOTARY_SERVER_*`` overrides.
+
+    Raises:
+        ConfigError: the file is unreadable or a key is invalid.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: cannot read the configuration: {e}") from e
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the configuration must be a JSON object")
+    reader = _Reader(document, environ, path.resolve().parent)
+    address = reader.string("server.http_addr")
+    if not address:
+        raise ConfigError("server.http_addr: required")
+    host, port = parse_address(address)
+    if reader.string("auth.type") == "token":
+        # Serving without the auth the operator asked for would be worse than not starting.
+        raise ConfigError("auth.type: token authentication is not supported yet")
+    return ServerConfig(
+        host=host,
+        port=port,
+        tls=_tls(reader),
+        trust_service=_trust_service(reader),
+        storage=_storage(reader),
+        caching=_caching(reader),
+        gun_prefixes=_gun_prefixes(reader),
+        logging_level=reader.string("logging.level", "error"),
+    )

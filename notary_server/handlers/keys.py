@@ -1,0 +1,51 @@
+"""The server-managed keys: ``GET`` (get or create) and ``POST`` (rotate) ``{role}.key``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY
+from notary_server.services import keys as key_service
+from notary_tuf.encoding import encode_base64
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from notary_tuf.keys import PublicKey
+
+__all__ = ["get_key", "key_json", "rotate_key"]
+
+
+def key_json(key: PublicKey) -> bytes:
+    """Return the key as Go's ``json.Marshal`` writes it (struct field order, not sorted)."""
+    document = {
+        "keytype": key.keytype,
+        "keyval": {"public": encode_base64(key.public), "private": None},
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+async def get_key(request: web.Request, params: Mapping[str, str]) -> web.StreamResponse:
+    """``GET /v2/{gun}/_trust/tuf/{role}.key``: a held key for the role, created if needed."""
+    key = await key_service.get_or_create_key(
+        request.app[METASTORE_KEY],
+        request.app[CRYPTO_KEY],
+        params["gun"],
+        params["tufRole"],
+        request.app[CONFIG_KEY].trust_service.key_algorithm,
+    )
+    return web.Response(body=key_json(key), content_type="text/plain", charset="utf-8")
+
+
+async def rotate_key(request: web.Request, params: Mapping[str, str]) -> web.StreamResponse:
+    """``POST /v2/{gun}/_trust/tuf/{role}.key``: a new key; effective once a root lists it."""
+    key = await key_service.rotate_key(
+        request.app[CRYPTO_KEY],
+        params["gun"],
+        params["tufRole"],
+        request.app[CONFIG_KEY].trust_service.key_algorithm,
+    )
+    return web.Response(body=key_json(key), content_type="text/plain", charset="utf-8")

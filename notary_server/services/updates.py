@@ -1,0 +1,171 @@
+"""Applying an upload: validate, issue snapshot and timestamp, store atomically.
+
+Port of Go ``server/handlers/default.go`` ``atomicUpdateHandler`` (after parsing)
+and ``validation.go`` ``generateSnapshot``/``generateTimestamp``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from notary_server.services.current import get_current, parse_stored
+from notary_server.storage import NotFoundError
+from notary_server.trust.base import TrustServiceError
+from notary_server.trust.signing import InsufficientSignaturesError, sign_with_role
+from notary_tuf.errors import BadHierarchyError, BadRootError
+from notary_tuf.generate import next_snapshot, next_timestamp
+from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP, is_delegation, parent_role
+from notary_tuf.signed import Metadata
+from notary_tuf.validation import MetaUpdate, validate_update
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from notary_server.storage.base import MetaStore
+    from notary_server.trust.base import CryptoService
+    from notary_tuf.models import Root, Snapshot, Timestamp
+
+__all__ = ["apply_update", "issue_timestamp"]
+
+logger = logging.getLogger(__name__)
+
+_NO_SNAPSHOT_KEY = (
+    "no snapshot was included in update and server does not hold current snapshot key "
+    "for repository"
+)
+_NO_TIMESTAMP_KEY = "no  timestamp keys exist on the server"  # two spaces: Go's text
+
+
+def _roles_to_load(uploads: Mapping[str, bytes]) -> set[str]:
+    """The stored files validation may need: root and every uploaded role's ancestors."""
+    needed = {ROOT}
+    for uploaded in uploads:
+        role = uploaded
+        while role != TARGETS and is_delegation(role):
+            role = parent_role(role)
+            needed.add(role)
+    return needed
+
+
+async def _current_files(store: MetaStore, gun: str, roles: set[str]) -> dict[str, bytes]:
+    files = {}
+    for role in roles:
+        try:
+            files[role] = (await get_current(store, gun, role)).data
+        except NotFoundError:
+            continue
+    return files
+
+
+async def _current_model(store: MetaStore, gun: str, role: str) -> Any:
+    try:
+        return parse_stored(role, await get_current(store, gun, role)).signed
+    except NotFoundError:
+        return None
+
+
+async def _issue_snapshot(
+    *,
+    store: MetaStore,
+    crypto: CryptoService,
+    gun: str,
+    root: Root,
+    loaded: Mapping[str, bytes],
+    now: datetime,
+) -> MetaUpdate:
+    previous: Snapshot | None = await _current_model(store, gun, SNAPSHOT)
+    unsigned = Metadata.from_signed(SNAPSHOT, next_snapshot(previous, loaded, now=now))
+    try:
+        signed = await sign_with_role(
+            crypto, unsigned, root.role_keys(SNAPSHOT), root.roles[SNAPSHOT].threshold
+        )
+    except (InsufficientSignaturesError, TrustServiceError) as e:
+        # Go's signer lookups treat any failure as "key not held".
+        logger.info("cannot sign snapshot for %s: %s", gun, e)
+        raise BadHierarchyError(SNAPSHOT, _NO_SNAPSHOT_KEY) from e
+    return MetaUpdate(role=SNAPSHOT, version=signed.version, data=signed.to_bytes())
+
+
+async def issue_timestamp(
+    *, store: MetaStore, crypto: CryptoService, gun: str, root: Root, snapshot: bytes, now: datetime
+) -> MetaUpdate:
+    """Make and sign the timestamp naming ``snapshot``, one version above the stored one.
+
+    Raises:
+        BadRootError: the trust service cannot sign with the root's timestamp keys.
+        ValidationError: the timestamp version cannot grow any further.
+        StorageError: the stored timestamp is unusable.
+    """
+    previous: Timestamp | None = None
+    try:
+        previous = parse_stored(TIMESTAMP, await store.get_current(gun, TIMESTAMP)).signed
+    except NotFoundError:
+        previous = None
+    unsigned = Metadata.from_signed(TIMESTAMP, next_timestamp(previous, snapshot, now=now))
+    try:
+        signed = await sign_with_role(
+            crypto, unsigned, root.role_keys(TIMESTAMP), root.roles[TIMESTAMP].threshold
+        )
+    except (InsufficientSignaturesError, TrustServiceError) as e:
+        logger.info("cannot sign timestamp for %s: %s", gun, e)
+        raise BadRootError(_NO_TIMESTAMP_KEY) from e
+    return MetaUpdate(role=TIMESTAMP, version=signed.version, data=signed.to_bytes())
+
+
+async def apply_update(
+    *,
+    store: MetaStore,
+    crypto: CryptoService,
+    gun: str,
+    uploads: Mapping[str, bytes],
+    now: datetime,
+) -> list[MetaUpdate]:
+    """Validate an upload and store it with a new snapshot (if server-managed) and timestamp.
+
+    Args:
+        store: the metadata store.
+        crypto: the trust service holding the timestamp (and maybe snapshot) keys.
+        gun: the repository.
+        uploads: role name → uploaded bytes (an uploaded timestamp is ignored).
+        now: the time of the update.
+
+    Returns:
+        Everything stored, in order.
+
+    Raises:
+        ValidationError: the upload is invalid (any of Go's five validation types).
+        OldVersionError: a version is not newer than what is stored.
+        StorageError: the store failed.
+    """
+    current = await _current_files(store, gun, _roles_to_load(uploads))
+    validated = validate_update(gun=gun, current=current, uploads=uploads, now=now)
+    updates = list(validated.updates)
+    if validated.snapshot is not None:
+        snapshot = uploads[SNAPSHOT]
+    else:
+        issued = await _issue_snapshot(
+            store=store,
+            crypto=crypto,
+            gun=gun,
+            root=validated.root.signed,
+            loaded=validated.loaded,
+            now=now,
+        )
+        updates.append(issued)
+        snapshot = issued.data
+    updates.append(
+        await issue_timestamp(
+            store=store,
+            crypto=crypto,
+            gun=gun,
+            root=validated.root.signed,
+            snapshot=snapshot,
+            now=now,
+        )
+    )
+    await store.update_many(gun, updates)
+    timestamp = updates[-1]
+    logger.info("updated %s: timestamp version %d", gun, timestamp.version)
+    return updates

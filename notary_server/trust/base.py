@@ -1,0 +1,58 @@
+"""The interface the server signs through (Go ``signed.CryptoService`` as the server uses it)."""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from notary_tuf.keys import PublicKey
+
+__all__ = ["CryptoService", "KeyNotFoundError", "TrustServiceError"]
+
+
+class TrustServiceError(Exception):
+    """The trust service failed (unreachable, refused, internal error)."""
+
+
+class KeyNotFoundError(TrustServiceError):
+    """The trust service holds no private key with that ID."""
+
+
+class CryptoService(abc.ABC):
+    """Creates keys for a GUN and role, and signs with the keys it holds."""
+
+    @abc.abstractmethod
+    async def create_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
+        """Create (or, like Go's SQL signer, reuse a never-used) key for ``gun``/``role``.
+
+        Raises:
+            TrustServiceError: the algorithm is unsupported or creation failed.
+        """
+
+    @abc.abstractmethod
+    async def get_key(self, key_id: str) -> PublicKey | None:
+        """Return the public half of a held key, or None when it is not held.
+
+        Any failure counts as "not held", as in Go.
+        """
+
+    @abc.abstractmethod
+    async def sign(self, key_id: str, message: bytes) -> bytes:
+        """Sign ``message`` (the full canonical bytes, not a digest) with a held key.
+
+        Raises:
+            KeyNotFoundError: the key is not held.
+            TrustServiceError: signing failed.
+        """
+
+    @abc.abstractmethod
+    async def check_health(self) -> None:
+        """Fail when the service cannot sign.
+
+        Raises:
+            TrustServiceError: the service is unusable.
+        """
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Release connections; the service is unusable afterwards."""
