@@ -4,18 +4,29 @@ Port of the flags of Go ``cmd/notary-signer/main.go``: ``-config``, ``-logf``
 and ``-version``, each also spelt with two dashes as Go's flag package allows
 (``-config=FILE`` works too). ``-debug`` and ``-bootstrap`` are not ported.
 
-Importing this module has no side effects; logging is configured by
-:func:`run`, once the configuration is known. The parser keeps its options on
-the top level and dispatches on ``handler`` so that subcommands (``migrate``)
-can be added with ``add_subparsers`` without changing how the server starts.
+Without a subcommand it serves (:func:`notary_signer.server.serve`). Two
+subcommands are our additions:
+
+* ``migrate --config FILE`` creates or upgrades the key database's schema;
+* ``rotate-passphrase --config FILE --to-alias NEW`` re-encrypts every key
+  under the passphrase of ``NOTARY_SIGNER_<NEW>`` (resumable, idempotent).
+
+Importing this module has no side effects and imports neither grpc nor a
+database driver; logging is configured once the configuration is known. This
+module is the only one that reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import notary_tuf
 from notary_proto import GO_NOTARY_VERSION
@@ -23,13 +34,45 @@ from notary_proto import GO_NOTARY_VERSION
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from notary_signer.config import SignerConfig
+
 PROG = "notary_signer"
 LOG_FORMATS = ("json", "logfmt")
+_LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "panic": logging.CRITICAL,
+}
 
 
 def version_string() -> str:
     """Return what ``--version`` prints."""
     return f"{PROG} {notary_tuf.__version__} (wire-compatible with notary {GO_NOTARY_VERSION})"
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Subcommands accept the flags too; SUPPRESS keeps a value given before the
+    # subcommand name from being overwritten by the subparser's default.
+    default: object = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--config",
+        "-config",
+        type=Path,
+        metavar="FILE",
+        default=default,
+        help="path to the configuration file (Go's signer-config.json format)",
+    )
+    parser.add_argument(
+        "--logf",
+        "-logf",
+        choices=LOG_FORMATS,
+        default="json" if top else argparse.SUPPRESS,
+        help="log format (default: json)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,44 +91,138 @@ def build_parser() -> argparse.ArgumentParser:
         version=version_string(),
         help="print the version and exit",
     )
-    parser.add_argument(
-        "--config",
-        "-config",
-        type=Path,
-        metavar="FILE",
-        help="path to the configuration file (Go's signer-config.json format)",
-    )
-    parser.add_argument(
-        "--logf",
-        "-logf",
-        choices=LOG_FORMATS,
-        default="json",
-        help="log format (default: %(default)s)",
-    )
+    _add_config_flags(parser, top=True)
     parser.set_defaults(handler=_serve)
+    commands = parser.add_subparsers(title="commands (default: serve)", metavar="COMMAND")
+    migrate = commands.add_parser(
+        "migrate", help="create or upgrade the key database schema", allow_abbrev=False
+    )
+    _add_config_flags(migrate, top=False)
+    migrate.set_defaults(handler=_migrate)
+    rotate = commands.add_parser(
+        "rotate-passphrase",
+        help="re-encrypt every key under another passphrase alias",
+        allow_abbrev=False,
+    )
+    _add_config_flags(rotate, top=False)
+    rotate.add_argument(
+        "--to-alias",
+        required=True,
+        metavar="ALIAS",
+        help="the alias to encrypt under; its passphrase is read from NOTARY_SIGNER_<ALIAS>",
+    )
+    rotate.set_defaults(handler=_rotate)
     return parser
+
+
+class _JSONFormatter(logging.Formatter):
+    """One JSON object per line, like logrus's JSONFormatter (level, msg, time)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JSONFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                'time="%(asctime)s" level=%(levelname)s logger=%(name)s msg="%(message)s"'
+            )
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(_LEVELS.get(level, logging.ERROR))
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"{PROG}: {message}\n")
+    return 1
+
+
+def _load(config_path: Path | None, log_format: str) -> SignerConfig:
+    from notary_signer.config import load_config  # noqa: PLC0415 - keep imports lazy
+
+    if config_path is None:
+        from notary_signer.errors import ConfigError  # noqa: PLC0415
+
+        raise ConfigError("a configuration file is required: --config FILE")
+    config = load_config(config_path, os.environ)
+    _setup_logging(config.logging_level, log_format)
+    return config
 
 
 def run(config_path: Path | None, *, log_format: str = "json") -> int:
     """Load the configuration, set up logging and serve until stopped.
 
     Args:
-        config_path: The configuration file; ``None`` for the embedded default.
+        config_path: The configuration file (required).
         log_format: One of :data:`LOG_FORMATS`.
 
     Returns:
-        The process exit status.
-
-    Raises:
-        SystemExit: Always, for now: the signer is being built (issue #3).
+        The process exit status: 0 after a clean stop, 1 when startup failed.
     """
-    del config_path, log_format
-    sys.stderr.write(f"{PROG}: the signer is not implemented yet (issue #3)\n")
-    raise SystemExit(2)
+    from notary_signer.errors import SignerError  # noqa: PLC0415
+    from notary_signer.server import serve  # noqa: PLC0415
+
+    try:
+        config = _load(config_path, log_format)
+        asyncio.run(serve(config))
+    except SignerError as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail(f"cannot serve: {e.strerror or e}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     return run(args.config, log_format=args.logf)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from notary_signer.errors import SignerError  # noqa: PLC0415
+    from notary_signer.keystore.migrate import migrate  # noqa: PLC0415
+
+    try:
+        config = _load(args.config, args.logf)
+        if config.storage.backend == "memory":
+            return _fail("the memory backend has no schema to migrate")
+        applied = asyncio.run(migrate(config.storage.backend, config.storage.db_url))
+    except SignerError as e:
+        return _fail(str(e))
+    sys.stdout.write(f"applied migrations: {applied}\n" if applied else "schema is up to date\n")
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from notary_signer.errors import SignerError  # noqa: PLC0415
+    from notary_signer.keystore import open_keystore  # noqa: PLC0415
+    from notary_signer.rotate import rotate_passphrase  # noqa: PLC0415
+
+    async def rotate(config: SignerConfig) -> tuple[int, int]:
+        async with await open_keystore(config.storage.backend, config.storage.db_url) as store:
+            result = await rotate_passphrase(store, config.passphrases, args.to_alias)
+        return result.rotated, result.skipped
+
+    try:
+        config = _load(args.config, args.logf)
+        if config.storage.backend == "memory":
+            return _fail("the memory backend keeps no encrypted keys")
+        rotated, skipped = asyncio.run(rotate(config))
+    except SignerError as e:
+        return _fail(str(e))
+    sys.stdout.write(f"re-encrypted {rotated} keys under {args.to_alias!r} ({skipped} skipped)\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

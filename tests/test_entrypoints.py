@@ -97,16 +97,39 @@ def test_bad_arguments_exit_2(module: str, argv: list[str]) -> None:
     assert exc.value.code == 2
 
 
-@pytest.mark.parametrize("module", ENTRY_POINTS)
-def test_run_is_a_placeholder_until_the_service_lands(
-    module: str, capsys: pytest.CaptureFixture[str]
+def test_server_run_reports_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Replace this test when the service exists (issue #3).
-    main = importlib.import_module(f"{module}.__main__").main
-    with pytest.raises(SystemExit) as exc:
-        main(["-config", "server-config.json"])
-    assert exc.value.code == 2
-    assert "not implemented yet" in capsys.readouterr().err
+    # Serving itself is covered by tests/server and tests/interop.
+    main = importlib.import_module("notary_server.__main__").main
+    assert main(["-config", str(tmp_path / "server-config.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("notary_server: ")
+    assert "server-config.json" in err
+
+
+def test_signer_run_reports_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The serving path itself is covered by tests/signer/test_rotate_and_cli.py.
+    main = importlib.import_module("notary_signer.__main__").main
+    assert main(["-config", str(tmp_path / "signer-config.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("notary_signer: ")
+    assert "signer-config.json" in err
+    result = _python_m("notary_signer")
+    assert result.returncode == 1
+    assert "a configuration file is required" in result.stderr
+
+
+def test_signer_subcommands_keep_top_level_flags() -> None:
+    parser = _parser("notary_signer")
+    args = parser.parse_args(["-config", "a.json", "migrate"])
+    assert args.config == Path("a.json")
+    args = parser.parse_args(["migrate", "--config=b.json", "-logf", "logfmt"])
+    assert (args.config, args.logf) == (Path("b.json"), "logfmt")
+    args = parser.parse_args(["rotate-passphrase", "-config", "c.json", "--to-alias", "new"])
+    assert (args.config, args.to_alias, args.logf) == (Path("c.json"), "new", "json")
 
 
 def test_importing_main_modules_has_no_side_effects() -> None:

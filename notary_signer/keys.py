@@ -1,0 +1,205 @@
+"""The signer's key service: create, look up, sign with and delete keys.
+
+Port of the behaviour behind Go ``signer/api/rpc_api.go``: the SQL key store
+(``signer/keydbstore/sql_keydbstore.go``) wrapped in the cache of
+``cachedcryptoservice.go``. Transport-free; :mod:`notary_signer.servicers`
+maps its errors to gRPC codes.
+
+* ``create_key`` returns the pending key (never used to sign) with the lowest
+  ID for the same GUN, role and algorithm if there is one, otherwise generates
+  and stores a new key, so clients cannot make the signer mint unbounded keys.
+  (Go's ``memory`` backend always generates; ours reuses there too.)
+* Keys are encrypted at rest with the passphrase of ``default_alias`` (JWE,
+  :mod:`notary_signer.jwe`); the row records the alias, and decryption uses the
+  row's alias. The memory backend keeps plaintext, as Go's does.
+* Every successful signature sets ``last_used`` (Go ``activatingPrivateKey``);
+  a failure to record it is logged, and the signature is still returned.
+* Decrypted keys are kept in a bounded in-process LRU cache.
+
+PBKDF2 and key generation run in a worker thread to keep the event loop free.
+Nothing here logs key material, passphrases or signed payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final
+
+from notary_signer import jwe
+from notary_signer.crypto import SUPPORTED_ALGORITHMS, SignerKey
+from notary_signer.errors import KeyDecryptionError, UnsupportedAlgorithmError
+from notary_signer.keystore.base import KeyRecord
+
+if TYPE_CHECKING:
+    from notary_signer.config import Passphrases
+    from notary_signer.keystore.base import KeyStore
+
+__all__ = ["DEFAULT_CACHE_SIZE", "KeyInfo", "KeyService"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_SIZE: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What the RPCs return about a key.
+
+    Attributes:
+        key_id: The TUF key ID.
+        algorithm: The TUF key type.
+        public: Raw public bytes (ecdsa: DER SPKI; ed25519: 32 bytes).
+        role: The role the key was created for.
+    """
+
+    key_id: str
+    algorithm: str
+    public: bytes
+    role: str
+
+
+def _info(key: SignerKey, role: str) -> KeyInfo:
+    return KeyInfo(key.key_id, key.algorithm, key.public_key.public, role)
+
+
+class KeyService:
+    """Keys in a :class:`KeyStore`, encrypted under passphrase aliases."""
+
+    def __init__(
+        self,
+        store: KeyStore,
+        passphrases: Passphrases,
+        default_alias: str,
+        *,
+        encrypt: bool = True,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        """Serve keys from ``store``.
+
+        Args:
+            store: Where the rows live.
+            passphrases: The ``NOTARY_SIGNER_<ALIAS>`` passphrases.
+            default_alias: The alias new keys are encrypted under.
+            encrypt: ``False`` for the memory backend, which keeps plaintext.
+            cache_size: How many decrypted keys to keep.
+        """
+        self._store = store
+        self._passphrases = passphrases
+        self._default_alias = default_alias
+        self._encrypt = encrypt
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[SignerKey, str]] = OrderedDict()
+
+    @property
+    def store(self) -> KeyStore:
+        """The underlying key store."""
+        return self._store
+
+    async def create_key(self, algorithm: str, gun: str, role: str) -> KeyInfo:
+        """Return a pending key for (gun, role, algorithm), creating one if needed.
+
+        Raises:
+            UnsupportedAlgorithmError: ``algorithm`` is not ``ecdsa`` or ``ed25519``.
+            PassphraseError: the default alias has no passphrase.
+            KeyStoreError: the database failed.
+        """
+        if algorithm not in SUPPORTED_ALGORITHMS:
+            # Checked before touching the database, as Go's service lookup is.
+            raise UnsupportedAlgorithmError(f"algorithm {algorithm} not supported for create key")
+        pending = await self._store.get_pending(gun, role, algorithm)
+        if pending is not None:
+            logger.debug("reusing pending key %s for %s/%s", pending.key_id, gun, role)
+            return KeyInfo(pending.key_id, pending.algorithm, pending.public, pending.role)
+        key = await asyncio.to_thread(SignerKey.generate, algorithm)
+        record = await asyncio.to_thread(self._seal, key, gun, role)
+        await self._store.add(record)
+        self._remember(key.key_id, key, role)
+        logger.info("created %s key %s for %s/%s", algorithm, key.key_id, gun, role)
+        return _info(key, role)
+
+    def _seal(self, key: SignerKey, gun: str, role: str) -> KeyRecord:
+        private = key.private_bytes()
+        alias = ""
+        if self._encrypt:
+            alias = self._default_alias
+            private = jwe.encrypt(private, self._passphrases.get(alias)).encode("ascii")
+        return KeyRecord(
+            key_id=key.key_id,
+            algorithm=key.algorithm,
+            gun=gun,
+            role=role,
+            public=key.public_key.public,
+            private=private,
+            passphrase_alias=alias,
+            encryption_alg=jwe.ENCRYPTION_ALG if self._encrypt else "",
+            keywrap_alg=jwe.KEYWRAP_ALG if self._encrypt else "",
+        )
+
+    def _open(self, record: KeyRecord) -> SignerKey:
+        raw = record.private
+        if self._encrypt:
+            raw = jwe.decrypt(raw, self._passphrases.get(record.passphrase_alias))
+        key = SignerKey.from_private_bytes(record.algorithm, raw)
+        if key.key_id != record.key_id:
+            raise KeyDecryptionError(f"stored key {record.key_id} does not match its key ID")
+        return key
+
+    def _remember(self, key_id: str, key: SignerKey, role: str) -> None:
+        self._cache[key_id] = (key, role)
+        self._cache.move_to_end(key_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def get_key(self, key_id: str) -> tuple[SignerKey, str]:
+        """Return the usable private key and its role.
+
+        Raises:
+            KeyNotFoundError: no live key has this ID.
+            PassphraseError: the row's alias has no passphrase.
+            KeyDecryptionError: the row cannot be decrypted or parsed.
+            KeyStoreError: the database failed.
+        """
+        cached = self._cache.get(key_id)
+        if cached is not None:
+            self._cache.move_to_end(key_id)
+            return cached
+        record = await self._store.get(key_id)
+        key = await asyncio.to_thread(self._open, record)
+        self._remember(key_id, key, record.role)
+        return key, record.role
+
+    async def key_info(self, key_id: str) -> KeyInfo:
+        """Return the public information of a usable key (see :meth:`get_key`)."""
+        key, role = await self.get_key(key_id)
+        return _info(key, role)
+
+    async def sign(self, key_id: str, message: bytes) -> tuple[SignerKey, bytes]:
+        """Sign the full ``message`` and mark the key used.
+
+        Raises:
+            KeyNotFoundError: no live key has this ID.
+            PassphraseError: the row's alias has no passphrase.
+            KeyDecryptionError: the row cannot be decrypted or parsed.
+            KeyStoreError: the database failed.
+        """
+        key, _ = await self.get_key(key_id)
+        signature = key.sign(message)
+        try:
+            await self._store.mark_used(key_id, datetime.now(UTC))
+        except Exception:
+            logger.exception("key %s signed, but marking it active failed", key_id)
+        return key, signature
+
+    async def delete_key(self, key_id: str) -> None:
+        """Forget the key (soft delete; deleting a missing key succeeds).
+
+        Raises:
+            KeyStoreError: the database failed.
+        """
+        self._cache.pop(key_id, None)
+        await self._store.delete(key_id)
+        logger.info("deleted key %s", key_id)

@@ -1,0 +1,259 @@
+"""The SQLite key store: stdlib :mod:`sqlite3` on one dedicated thread.
+
+Port of Go ``signer/keydbstore/sql_keydbstore.go`` for the ``sqlite3``
+backend, on the table gorm creates for Go (``migrations/sqlite``). Times are
+stored as go-sqlite3 writes ``time.Time`` (``2006-01-02 15:04:05.999999999+00:00``).
+Go binds its string columns as TEXT holding raw bytes, so text is read back
+as bytes here (``text_factory = bytes``).
+
+Every call runs on a single worker thread that owns the only connection, so
+the event loop never blocks on the database. Each write is one statement, and
+so one transaction. A database without tables is given the schema when opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+
+from notary_signer.errors import KeyExistsError, KeyNotFoundError, KeyStoreError
+from notary_signer.keystore._sqlite_url import connect_sqlite
+from notary_signer.keystore.base import KeyRecord, KeyStore
+from notary_signer.keystore.migrate import migrate_sqlite_connection
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["SqliteKeyStore", "open_sqlite"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+_INSERT: Final = """
+INSERT INTO private_keys (created_at, updated_at, deleted_at, key_id, encryption_alg,
+    keywrap_alg, algorithm, passphrase_alias, gun, role, public, private, last_used)
+VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+"""
+_GET: Final = """
+SELECT key_id, algorithm, gun, role, public, private, passphrase_alias,
+    encryption_alg, keywrap_alg, last_used
+FROM private_keys WHERE key_id = ? AND deleted_at IS NULL
+"""
+_PENDING: Final = """
+SELECT key_id, algorithm, gun, role, public, private, passphrase_alias,
+    encryption_alg, keywrap_alg, last_used
+FROM private_keys
+WHERE role = ? AND gun = ? AND algorithm = ? AND last_used IS NULL AND deleted_at IS NULL
+ORDER BY key_id LIMIT 1
+"""
+_MARK_USED: Final = """
+UPDATE private_keys SET last_used = ?, updated_at = ? WHERE key_id = ? AND deleted_at IS NULL
+"""
+_DELETE: Final = """
+UPDATE private_keys SET deleted_at = ? WHERE key_id = ? AND deleted_at IS NULL
+"""
+_ROTATION: Final = """
+SELECT key_id FROM private_keys WHERE passphrase_alias <> ? AND deleted_at IS NULL ORDER BY key_id
+"""
+_REPLACE: Final = """
+UPDATE private_keys SET private = ?, passphrase_alias = ?, updated_at = ?
+WHERE key_id = ? AND passphrase_alias = ? AND deleted_at IS NULL
+"""
+_HAS_TABLE: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+_COUNT_TABLES: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+
+
+def format_go_time(moment: datetime) -> str:
+    """Format a time as go-sqlite3 stores ``time.Time`` (in UTC)."""
+    moment = moment.astimezone(UTC)
+    fraction = f"{moment.microsecond:06d}".rstrip("0")
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (f".{fraction}" if fraction else "") + "+00:00"
+
+
+def parse_go_time(value: object) -> datetime | None:
+    """Read a stored time (Go's or SQLite's text layouts); ``None`` for NULL or unreadable."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace(" ", "T", 1)
+    head, dot, rest = text.partition(".")
+    if dot:  # Python reads at most 6 fractional digits; Go writes up to 9
+        digits = "".join(c for c in rest if c.isdigit())
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _blob(value: object) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise KeyStoreError(f"unexpected {type(value).__name__} in a key column")
+
+
+def _record(row: tuple[Any, ...]) -> KeyRecord:
+    return KeyRecord(
+        key_id=_text(row[0]),
+        algorithm=_text(row[1]),
+        gun=_text(row[2]),
+        role=_text(row[3]),
+        public=_blob(row[4]),
+        private=_blob(row[5]),
+        passphrase_alias=_text(row[6]),
+        encryption_alg=_text(row[7]),
+        keywrap_alg=_text(row[8]),
+        last_used=parse_go_time(row[9]),
+    )
+
+
+async def open_sqlite(db_url: str) -> SqliteKeyStore:
+    """Open (and, when it has no tables, initialise) an SQLite key database.
+
+    Raises:
+        KeyStoreError: the database cannot be opened or initialised.
+    """
+    store = SqliteKeyStore(db_url)
+    try:
+        await store._call(store._open)  # noqa: SLF001 - our own construction step
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+class SqliteKeyStore(KeyStore):
+    """Keys in one SQLite file; build it with :func:`open_sqlite`."""
+
+    def __init__(self, db_url: str) -> None:
+        """Prepare the worker thread; :func:`open_sqlite` connects on it."""
+        self._db_url = db_url
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="notary-signer-sqlite"
+        )
+        self._conn: sqlite3.Connection | None = None  # used on the worker thread only
+
+    async def add(self, record: KeyRecord) -> None:
+        """Insert a new row (see :meth:`KeyStore.add`)."""
+        now = format_go_time(datetime.now(UTC))
+        params = (
+            now,
+            now,
+            record.key_id,
+            record.encryption_alg,
+            record.keywrap_alg,
+            record.algorithm,
+            record.passphrase_alias,
+            record.gun,
+            record.role,
+            record.public,
+            record.private,
+        )
+        await self._call(self._execute, _INSERT, params)
+
+    async def get(self, key_id: str) -> KeyRecord:
+        """Return the live row (see :meth:`KeyStore.get`)."""
+        row = await self._call(self._fetch_one, _GET, (key_id,))
+        if row is None:
+            raise KeyNotFoundError(key_id)
+        return _record(row)
+
+    async def get_pending(self, gun: str, role: str, algorithm: str) -> KeyRecord | None:
+        """Return the pending key with the lowest ID (see :meth:`KeyStore.get_pending`)."""
+        row = await self._call(self._fetch_one, _PENDING, (role, gun, algorithm))
+        return None if row is None else _record(row)
+
+    async def mark_used(self, key_id: str, when: datetime) -> None:
+        """Set ``last_used`` (see :meth:`KeyStore.mark_used`)."""
+        now = format_go_time(datetime.now(UTC))
+        await self._call(self._execute, _MARK_USED, (format_go_time(when), now, key_id))
+
+    async def delete(self, key_id: str) -> None:
+        """Soft-delete (see :meth:`KeyStore.delete`)."""
+        await self._call(self._execute, _DELETE, (format_go_time(datetime.now(UTC)), key_id))
+
+    async def list_for_rotation(self, to_alias: str) -> list[str]:
+        """Return live keys under another alias (see :meth:`KeyStore.list_for_rotation`)."""
+        rows = await self._call(self._fetch_all, _ROTATION, (to_alias,))
+        return [_text(row[0]) for row in rows]
+
+    async def replace_encryption(
+        self, key_id: str, *, private: bytes, alias: str, expected_alias: str
+    ) -> bool:
+        """Compare-and-set the encryption (see :meth:`KeyStore.replace_encryption`)."""
+        now = format_go_time(datetime.now(UTC))
+        params = (private, alias, now, key_id, expected_alias)
+        return await self._call(self._execute, _REPLACE, params) == 1
+
+    async def check_health(self) -> None:
+        """Fail unless ``private_keys`` exists (see :meth:`KeyStore.check_health`)."""
+        row = await self._call(self._fetch_one, _HAS_TABLE, ("private_keys",))
+        if row is None or not row[0]:
+            raise KeyStoreError("Cannot access table: private_keys")
+
+    async def close(self) -> None:
+        """Close the connection on its thread, then let the thread end."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_conn)
+        finally:
+            executor.shutdown(wait=False)
+
+    # The methods below run on the worker thread.
+
+    async def _call(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if self._executor is None:
+            raise KeyStoreError("the SQLite key store is closed")
+        call = functools.partial(self._translated, func, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    @staticmethod
+    def _translated(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return func(*args, **kwargs)
+        except sqlite3.IntegrityError as e:
+            if "UNIQUE" in str(e):
+                raise KeyExistsError("a key with this ID is already stored") from e
+            raise KeyStoreError(f"SQLite constraint failed: {e}") from e
+        except sqlite3.Error as e:
+            raise KeyStoreError(f"SQLite key database: {e}") from e
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise KeyStoreError("the SQLite key store is not open")
+        return self._conn
+
+    def _open(self) -> None:
+        self._conn = connect_sqlite(self._db_url)
+        self._conn.text_factory = bytes
+        if not self._conn.execute(_COUNT_TABLES).fetchone()[0]:
+            migrate_sqlite_connection(self._conn)
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _execute(self, query: str, params: tuple[object, ...]) -> int:
+        return self._connection().execute(query, params).rowcount
+
+    def _fetch_one(self, query: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._connection().execute(query, params).fetchone()
+        return row
+
+    def _fetch_all(self, query: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        return self._connection().execute(query, params).fetchall()
