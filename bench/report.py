@@ -1,0 +1,139 @@
+"""Results: one row per scenario with both servers' figures and the ours/Go ratio."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen import Measurement
+from bench.scenarios import Scenario
+
+SERVERS = ("ours", "go")
+
+
+@dataclass
+class Row:
+    """One scenario's outcome on both servers."""
+
+    scenario: Scenario
+    ours: Measurement
+    go: Measurement
+
+    @property
+    def ratio(self) -> float | None:
+        """Throughput ours / Go (above 1: we are faster)."""
+        return self.ours.rps / self.go.rps if self.go.rps else None
+
+    @property
+    def meets_target(self) -> bool | None:
+        """Whether the ratio reaches the scenario's target (None: no target set)."""
+        target = self.scenario.target_ratio
+        if target is None or self.ratio is None:
+            return None
+        return self.ratio >= target
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        s = self.scenario
+        return {
+            "name": s.name,
+            "kind": s.kind,
+            "connections": s.connections,
+            "description": s.description,
+            "ours": self.ours.as_dict(),
+            "go": self.go.as_dict(),
+            "ratio_rps": round(self.ratio, 3) if self.ratio is not None else None,
+            "ratio_p50": _div(self.ours.p50_ms, self.go.p50_ms),
+            "ratio_p99": _div(self.ours.p99_ms, self.go.p99_ms),
+            "target_ratio": s.target_ratio,
+            "meets_target": self.meets_target,
+        }
+
+
+def _div(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+@dataclass
+class Results:
+    """Everything one run produced."""
+
+    meta: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    rss_kib: dict[str, dict[str, int]] = field(default_factory=lambda: {s: {} for s in SERVERS})
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "meta": self.meta,
+            "scenarios": [row.as_dict() for row in self.rows],
+            "rss_kib": self.rss_kib,
+        }
+
+    def write_json(self, path: Path) -> None:
+        """Write :meth:`as_dict` to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n")
+
+    def table(self) -> str:
+        """The human-readable table (plain text, fixed-width columns)."""
+        header = (
+            "scenario",
+            "ours req/s",
+            "Go req/s",
+            "ratio",
+            "ours p50/p99 ms",
+            "Go p50/p99 ms",
+            "CPU s ours/Go",
+            "errors ours/Go",
+        )
+        lines = [header]
+        for row in self.rows:
+            ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "n/a"
+            if row.meets_target is not None:
+                verdict = "ok" if row.meets_target else "BELOW"
+                ratio += f" ({verdict} >= {row.scenario.target_ratio:g}x)"
+            lines.append(
+                (
+                    row.scenario.name,
+                    f"{row.ours.rps:,.1f}",
+                    f"{row.go.rps:,.1f}",
+                    ratio,
+                    _lat(row.ours),
+                    _lat(row.go),
+                    f"{row.ours.server_cpu_s:.1f}/{row.go.server_cpu_s:.1f}",
+                    f"{row.ours.errors}/{row.go.errors}",
+                )
+            )
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        out = []
+        for index, line in enumerate(lines):
+            cells = [
+                cell.ljust(width) if col == 0 else cell.rjust(width)
+                for col, (cell, width) in enumerate(zip(line, widths, strict=True))
+            ]
+            out.append(" | ".join(cells))
+            if index == 0:
+                out.append("-+-".join("-" * w for w in widths))
+        out.append("")
+        out.extend(self._rss_lines())
+        return "\n".join(out)
+
+    def _rss_lines(self) -> list[str]:
+        lines = []
+        for moment in ("idle", "after_get", "after_publish"):
+            ours = self.rss_kib["ours"].get(moment)
+            go = self.rss_kib["go"].get(moment)
+            if ours is None or go is None:
+                continue
+            lines.append(
+                f"server RSS {moment.replace('_', ' ')}: ours {ours / 1024:.1f} MiB, "
+                f"Go {go / 1024:.1f} MiB (ratio {ours / go:.2f}x)"
+            )
+        return lines
+
+
+def _lat(m: Measurement) -> str:
+    return f"{m.p50_ms:.2f}/{m.p99_ms:.2f}"

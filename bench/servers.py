@@ -1,0 +1,273 @@
+"""The two servers under test: TLS material, throwaway databases, processes, RSS and CPU.
+
+Both servers get the same kind of configuration (Go's ``server-config.json`` keys):
+TLS on ``127.0.0.1:<free port>``, the local trust service, PostgreSQL storage in a
+database of their own, logging at ``error``. Our ``migrate`` command creates Go's
+schema, so it prepares the Go server's database too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import trustme
+
+GO_SERVER_BIN: Final = Path("/usr/bin/notary-server")
+HEALTH_PATH: Final = "/_notary_server/health"
+CONNECT_TIMEOUT: Final = 5.0
+_PROXY_VARS: Final = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+
+
+class BenchError(RuntimeError):
+    """A server, database or load generator did not do what the benchmark needs."""
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without proxy variables (everything here is loopback)."""
+    return {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1 it issued."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def create(cls, directory: Path) -> Self:
+        """Write ``ca.pem``, ``server.crt`` (chain) and ``server.key`` into ``directory``."""
+        ca = trustme.CA()
+        issued = ca.issue_cert("127.0.0.1", "localhost")
+        files = cls(directory / "ca.pem", directory / "server.crt", directory / "server.key")
+        ca.cert_pem.write_to_path(str(files.ca))
+        files.cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+        issued.private_key_pem.write_to_path(str(files.key))
+        return files
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context trusting only the throwaway CA."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def database_dsn(admin: str, name: str) -> str:
+    """``admin`` pointing at database ``name``, as lib/pq and asyncpg both accept it."""
+    parts = urlsplit(admin)
+    query = parts.query or "sslmode=disable"
+    return urlunsplit(parts._replace(scheme="postgres", path="/" + name, query=query))
+
+
+async def _admin_execute(admin: str, statement: str) -> None:
+    conn = await asyncpg.connect(admin, timeout=CONNECT_TIMEOUT)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def create_database(admin: str, prefix: str) -> str:
+    """Create an empty, uniquely named database; return its DSN."""
+    name = f"{prefix}_{secrets.token_hex(5)}"
+    asyncio.run(_admin_execute(admin, f'CREATE DATABASE "{name}"'))
+    return database_dsn(admin, name)
+
+
+def drop_database(admin: str, dsn: str) -> None:
+    """Drop the database ``dsn`` names, disconnecting whoever is still on it."""
+    name = urlsplit(dsn).path.lstrip("/")
+    asyncio.run(_admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def check_postgres(admin: str) -> None:
+    """Raise :class:`BenchError` unless the admin DSN answers."""
+    try:
+        asyncio.run(_admin_execute(admin, "SELECT 1"))
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise BenchError(f"PostgreSQL at {admin} is unreachable: {exc!r}") from exc
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def server_config(*, port: int, tls: TLSFiles, db_url: str) -> dict[str, Any]:
+    """The ``server-config.json`` both servers run with."""
+    return {
+        "server": {
+            "http_addr": f"127.0.0.1:{port}",
+            "tls_cert_file": str(tls.cert),
+            "tls_key_file": str(tls.key),
+        },
+        "trust_service": {"type": "local"},
+        "logging": {"level": "error"},
+        "storage": {"backend": "postgres", "db_url": db_url},
+    }
+
+
+def migrate(config_path: Path) -> None:
+    """``python -m notary_server migrate``: Go's schema in the configured database."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "notary_server", "migrate", "--config", str(config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=clean_env(),
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"migrate failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
+
+
+@dataclass
+class ServerProcess:
+    """One server under test: its label, argv factory, files and running process."""
+
+    label: str
+    workdir: Path
+    tls: TLSFiles
+    db_url: str
+    go: bool
+    startup_timeout: float = 30.0
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, ``https://127.0.0.1:PORT``."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        """Where its ``server-config.json`` is written."""
+        return self.workdir / "server-config.json"
+
+    @property
+    def log_path(self) -> Path:
+        """Its combined stdout/stderr."""
+        return self.workdir / "server.log"
+
+    @property
+    def pid(self) -> int:
+        """The server's process ID (the Python interpreter itself for ours)."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def _argv(self) -> list[str]:
+        if self.go:
+            return [str(GO_SERVER_BIN), "-config", str(self.config_path)]
+        return [sys.executable, "-m", "notary_server", "--config", str(self.config_path)]
+
+    def write_config(self) -> None:
+        """Write the configuration for the current port."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = server_config(port=self.port, tls=self.tls, db_url=self.db_url)
+        self.config_path.write_text(json.dumps(config, indent=2))
+
+    def start(self) -> None:
+        """Start the server on a free port and wait until it reports healthy."""
+        last = ""
+        for _attempt in range(3):  # the free port may be taken in between: retry
+            self.port = free_port()
+            self.write_config()
+            with self.log_path.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    self._argv(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    env=clean_env(),
+                )
+            try:
+                self._wait_healthy()
+            except BenchError as err:
+                last = str(err)
+                self.stop()
+                if "address already in use" not in last:
+                    raise
+            else:
+                return
+        raise BenchError(last)
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def _wait_healthy(self) -> None:
+        assert self.proc is not None
+        context = self.tls.client_context()
+        deadline = time.monotonic() + self.startup_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                msg = f"{self.label} server exited with {self.proc.returncode}:\n{self._log_tail()}"
+                raise BenchError(msg)
+            try:
+                with urllib.request.urlopen(  # noqa: S310 - https to loopback
+                    self.url + HEALTH_PATH, context=context, timeout=2.0
+                ) as resp:
+                    if resp.status == 200:
+                        return
+                    last = str(resp.status)
+            except (OSError, urllib.error.URLError) as err:
+                last = repr(err)
+            time.sleep(0.1)
+        msg = f"{self.label} server not healthy after {self.startup_timeout}s ({last}):\n"
+        raise BenchError(msg + self._log_tail())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the server (kill it if it lingers)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+    def rss_kib(self) -> int:
+        """Resident set size in KiB (``VmRSS`` of ``/proc/<pid>/status``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise BenchError(f"no VmRSS for {self.label} server (pid {self.pid})")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server has used so far."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
