@@ -9,9 +9,12 @@ from notary_server.metrics import ServerMetrics
 from notary_server.storage.base import MetaStore
 from notary_server.trust.base import CryptoService
 
-__all__ = ["CONFIG_KEY", "CRYPTO_KEY", "METASTORE_KEY", "METRICS_KEY"]
+__all__ = ["ACTOR_KEY", "CONFIG_KEY", "CRYPTO_KEY", "METASTORE_KEY", "METRICS_KEY"]
 
 CONFIG_KEY = web.AppKey("CONFIG_KEY", ServerConfig)
 METASTORE_KEY = web.AppKey("METASTORE_KEY", MetaStore)
 CRYPTO_KEY = web.AppKey("CRYPTO_KEY", CryptoService)
 METRICS_KEY = web.AppKey("METRICS_KEY", ServerMetrics)
+
+ACTOR_KEY = web.RequestKey("ACTOR_KEY", str)
+"""Who made the request: the token subject once authenticated; unset means ``anonymous``."""
