@@ -69,7 +69,8 @@ async def changefeed(request: web.Request, params: Mapping[str, str]) -> web.Str
     changes = await request.app[METASTORE_KEY].get_changes(
         change_id, records or DEFAULT_PAGE_SIZE, params.get("gun")
     )
-    body = {"count": len(changes), "records": [_record(c) for c in changes] or None}
+    # Go's SQL stores always answer a list, [] when empty (its memory store can say null).
+    body = {"count": len(changes), "records": [_record(c) for c in changes]}
     return web.Response(
         body=go_json(body),
         content_type="text/plain",

@@ -10,7 +10,9 @@ Modules: :mod:`.common` (binaries, errors), :mod:`.server`, :mod:`.cli`,
 
 Main entry points:
 
-* :class:`GoNotaryServer` -- context manager running ``notary-server`` on loopback.
+* :class:`GoNotaryServer` -- context manager running ``notary-server`` on loopback;
+  its base :class:`NotaryServerProcess` is the surface shared with our server
+  (``tests.ourserver.OurNotaryServer``).
 * :class:`NotaryCLI` -- runs ``notary`` with its own trust dir, never prompting.
 * :func:`collect_repository` -- fetches everything the server serves for a GUN.
 * :func:`run_reference_scenario` and :func:`run_server_managed_snapshot_scenario`.
@@ -73,6 +75,7 @@ from tests.gotools.scenario import (
 )
 from tests.gotools.server import (
     GoNotaryServer,
+    NotaryServerProcess,
     Response,
     multipart_body,
 )
@@ -92,6 +95,7 @@ __all__ = [
     "GoNotaryServer",
     "GoToolError",
     "NotaryCLI",
+    "NotaryServerProcess",
     "ReferenceVectors",
     "Response",
     "ScenarioResult",

@@ -24,7 +24,7 @@ from tests.gotools.common import (
 )
 
 if TYPE_CHECKING:
-    from tests.gotools.server import GoNotaryServer
+    from tests.gotools.server import NotaryServerProcess
 
 
 class TargetListing(NamedTuple):
@@ -246,7 +246,7 @@ def parse_target_list(stdout: str) -> list[TargetListing]:
 CLIFactory = Callable[[str], NotaryCLI]
 
 
-def cli_factory_for(server: GoNotaryServer, basedir: Path) -> CLIFactory:
+def cli_factory_for(server: NotaryServerProcess, basedir: Path) -> CLIFactory:
     """Return ``name -> NotaryCLI`` creating one client per name under ``basedir``."""
     cache: dict[str, NotaryCLI] = {}
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tests.gotools.common import GoToolError
 
 if TYPE_CHECKING:
-    from tests.gotools.server import GoNotaryServer
+    from tests.gotools.server import NotaryServerProcess
 
 _MAX_VERSION_WALK = 1000
 
@@ -24,7 +24,7 @@ def sha256_hex_from_meta(meta: Mapping[str, Any]) -> str:
     return base64.b64decode(meta["hashes"]["sha256"]).hex()
 
 
-def _fetch_metadata(server: GoNotaryServer, gun: str, name: str) -> bytes | None:
+def _fetch_metadata(server: NotaryServerProcess, gun: str, name: str) -> bytes | None:
     status, _, body = server.get_metadata(gun, name)
     if status == 200:
         return body
@@ -33,7 +33,9 @@ def _fetch_metadata(server: GoNotaryServer, gun: str, name: str) -> bytes | None
     raise GoToolError(f"GET {gun} {name}.json: {status} {body[:500]!r}")
 
 
-def _collect_by_checksum(server: GoNotaryServer, gun: str, files: dict[str, bytes]) -> list[str]:
+def _collect_by_checksum(
+    server: NotaryServerProcess, gun: str, files: dict[str, bytes]
+) -> list[str]:
     """Walk timestamp -> snapshot -> roles by checksum; return the roles seen."""
     timestamp = _fetch_metadata(server, gun, "timestamp")
     if timestamp is None:
@@ -54,7 +56,7 @@ def _collect_by_checksum(server: GoNotaryServer, gun: str, files: dict[str, byte
     return list(by_hash)
 
 
-def collect_repository(server: GoNotaryServer, gun: str) -> dict[str, bytes]:
+def collect_repository(server: NotaryServerProcess, gun: str) -> dict[str, bytes]:
     """Fetch everything the server serves for ``gun``, walking it like a client.
 
     Labels: ``"<role>"`` is the current file (``timestamp``, ``snapshot``, ``root``,

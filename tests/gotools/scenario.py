@@ -23,7 +23,7 @@ from tests.gotools.cli import (
 )
 from tests.gotools.collect import Source, Vector, collect_repository, role_of_label
 from tests.gotools.common import require_go_tools
-from tests.gotools.server import GoNotaryServer, Response
+from tests.gotools.server import GoNotaryServer, NotaryServerProcess, Response
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ScenarioResult:
             self.vectors.append(vector)
 
     def snapshot_state(
-        self, server: GoNotaryServer, step: str, clients: Sequence[tuple[str, NotaryCLI]]
+        self, server: NotaryServerProcess, step: str, clients: Sequence[tuple[str, NotaryCLI]]
     ) -> None:
         """Collect server files and the clients' caches after ``step``."""
         for label, blob in collect_repository(server, self.gun).items():
@@ -97,7 +97,7 @@ def _write_target(directory: Path, name: str) -> Path:
 
 
 def run_reference_scenario(
-    server: GoNotaryServer, cli_factory: CLIFactory, gun: str
+    server: NotaryServerProcess, cli_factory: CLIFactory, gun: str
 ) -> ScenarioResult:
     """Drive the real CLI through a repository's life and collect every file.
 
@@ -187,7 +187,7 @@ def run_reference_scenario(
 
 
 def _delegation_outcome(
-    server: GoNotaryServer, gun: str, role: str, proc: subprocess.CompletedProcess[str]
+    server: NotaryServerProcess, gun: str, role: str, proc: subprocess.CompletedProcess[str]
 ) -> DelegationPublishOutcome:
     probe = server.upload(gun, {role: b"not json"})
     status, _, _ = server.get_metadata(gun, role)
@@ -201,7 +201,7 @@ def _delegation_outcome(
 
 
 def run_server_managed_snapshot_scenario(
-    server: GoNotaryServer, cli_factory: CLIFactory, gun: str
+    server: NotaryServerProcess, cli_factory: CLIFactory, gun: str
 ) -> ScenarioResult:
     """A GUN whose snapshot is server-managed from its first publish (as docker does it).
 

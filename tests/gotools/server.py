@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Self
 
 import trustme
 
@@ -31,38 +31,28 @@ class Response(NamedTuple):
     body: bytes
 
 
-class GoNotaryServer:
-    """Run ``/usr/bin/notary-server`` on ``127.0.0.1:<free port>`` over TLS.
+class NotaryServerProcess:
+    """A notary server process on ``127.0.0.1:<free port>`` over TLS, and an HTTPS client for it.
 
-    Defaults: in-memory storage, local (in-process ed25519) trust service, log level
-    ``error``.  ``storage`` / ``trust_service`` replace the respective config
-    sections (e.g. ``{"backend": "sqlite3", "db_url": "/tmp/x.db"}``); ``extra_config``
-    is merged into the top level (e.g. ``{"caching": ...}``).
+    The shared surface of :class:`GoNotaryServer` and ``tests.ourserver.OurNotaryServer``
+    (``url``, ``ca_path``, ``request``, ``get``, ``get_metadata``, ``upload``), so a
+    test can drive either server the same way.  A subclass says how to configure
+    and launch its process (:meth:`_write_config`, :meth:`_command`, optionally
+    :meth:`_prepare`); this class writes the trustme TLS material, retries on a port
+    race, waits (bounded) for ``/_notary_server/health`` and stops the process
+    (terminate, then kill).
     """
 
-    def __init__(
-        self,
-        workdir: Path,
-        *,
-        storage: Mapping[str, Any] | None = None,
-        trust_service: Mapping[str, Any] | None = None,
-        log_level: str = "error",
-        extra_config: Mapping[str, Any] | None = None,
-        startup_timeout: float = 20.0,
-        binary: Path = NOTARY_SERVER_BIN,
-    ) -> None:
+    name = "notary server"
+
+    def __init__(self, workdir: Path, *, startup_timeout: float = 20.0) -> None:
         """Prepare (but do not start) a server whose files live under ``workdir``."""
         self.workdir = workdir
-        self.storage: dict[str, Any] = dict(storage or {"backend": "memory"})
-        self.trust_service: dict[str, Any] = dict(trust_service or {"type": "local"})
-        self.log_level = log_level
-        self.extra_config: dict[str, Any] = dict(extra_config or {})
         self.startup_timeout = startup_timeout
-        self.binary = binary
         self.port = 0
         self.ca_path = workdir / "ca.pem"
         self.config_path = workdir / "server-config.json"
-        self.log_path = workdir / "notary-server.log"
+        self.log_path = workdir / "server.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._ssl: ssl.SSLContext | None = None
 
@@ -105,42 +95,45 @@ class GoNotaryServer:
         return cert_path, key_path
 
     def _write_config(self, cert_path: Path, key_path: Path) -> None:
-        config: dict[str, Any] = {
-            "server": {
-                "http_addr": f"127.0.0.1:{self.port}",
-                "tls_cert_file": str(cert_path),
-                "tls_key_file": str(key_path),
-            },
-            "trust_service": self.trust_service,
-            "logging": {"level": self.log_level},
-            "storage": self.storage,
-        }
-        config.update(self.extra_config)
-        self.config_path.write_text(json.dumps(config, indent=2))
+        """Write :attr:`config_path` for :attr:`port` and the given TLS files."""
+        raise NotImplementedError
+
+    def _command(self) -> list[str]:
+        """The server's argv."""
+        raise NotImplementedError
+
+    def _environment(self) -> dict[str, str]:
+        """The server's environment."""
+        return no_proxy_env(os.environ)
+
+    def _prepare(self) -> None:
+        """Run once the config is written, before the first start (e.g. a migration)."""
 
     def start(self) -> None:
         """Write config and TLS files, start the process, wait for health."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = self._write_tls()
         last_error = ""
-        for _attempt in range(3):  # the free port may be taken in between: retry
+        for attempt in range(3):  # the free port may be taken in between: retry
             self.port = free_port()
             self._write_config(cert_path, key_path)
+            if attempt == 0:
+                self._prepare()
             with self.log_path.open("wb") as log:
                 self._proc = subprocess.Popen(
-                    [str(self.binary), "-config", str(self.config_path)],
+                    self._command(),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self.workdir,
-                    env=no_proxy_env(os.environ),
+                    env=self._environment(),
                 )
             try:
                 self._wait_healthy()
             except GoToolError as err:
                 last_error = str(err)
                 self.stop()
-                if "address already in use" not in last_error:
+                if "address already in use" not in last_error.lower():
                     raise
             else:
                 return
@@ -152,9 +145,7 @@ class GoNotaryServer:
         last = "no answer"
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                msg = (
-                    f"notary-server exited with {self._proc.returncode}:\n{tail_of(self.log_path)}"
-                )
+                msg = f"{self.name} exited with {self._proc.returncode}:\n{tail_of(self.log_path)}"
                 raise GoToolError(msg)
             try:
                 status, _, body = self.get("/_notary_server/health", timeout=2.0)
@@ -166,7 +157,7 @@ class GoNotaryServer:
                 last = f"{status} {body!r}"
             time.sleep(0.1)
         msg = (
-            f"notary-server not healthy after {self.startup_timeout}s ({last}):\n"
+            f"{self.name} not healthy after {self.startup_timeout}s ({last}):\n"
             f"{tail_of(self.log_path)}"
         )
         raise GoToolError(msg)
@@ -197,10 +188,14 @@ class GoNotaryServer:
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
     ) -> Response:
-        """Send one HTTPS request to the server; never raises for HTTP errors."""
+        """Send one HTTPS request to the server; never raises for HTTP errors.
+
+        Redirects are not followed (a 301 comes back as it is).
+        """
         opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}),
             urllib.request.HTTPSHandler(context=self.ssl_context),
+            _NoRedirect(),
         )
         req = urllib.request.Request(  # noqa: S310 - always https to loopback
             self.url + path, data=body, method=method, headers=dict(headers or {})
@@ -233,6 +228,70 @@ class GoNotaryServer:
             body=body,
             headers={"Content-Type": content_type},
         )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hand 3xx answers back as :class:`urllib.error.HTTPError` instead of following them."""
+
+    def redirect_request(
+        self,
+        _req: urllib.request.Request,
+        _fp: IO[bytes],
+        _code: int,
+        _msg: str,
+        _headers: Message,
+        _newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
+class GoNotaryServer(NotaryServerProcess):
+    """Run ``/usr/bin/notary-server`` on ``127.0.0.1:<free port>`` over TLS.
+
+    Defaults: in-memory storage, local (in-process ed25519) trust service, log level
+    ``error``.  ``storage`` / ``trust_service`` replace the respective config
+    sections (e.g. ``{"backend": "sqlite3", "db_url": "/tmp/x.db"}``); ``extra_config``
+    is merged into the top level (e.g. ``{"caching": ...}``).
+    """
+
+    name = "notary-server"
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        storage: Mapping[str, Any] | None = None,
+        trust_service: Mapping[str, Any] | None = None,
+        log_level: str = "error",
+        extra_config: Mapping[str, Any] | None = None,
+        startup_timeout: float = 20.0,
+        binary: Path = NOTARY_SERVER_BIN,
+    ) -> None:
+        """Prepare (but do not start) a server whose files live under ``workdir``."""
+        super().__init__(workdir, startup_timeout=startup_timeout)
+        self.storage: dict[str, Any] = dict(storage or {"backend": "memory"})
+        self.trust_service: dict[str, Any] = dict(trust_service or {"type": "local"})
+        self.log_level = log_level
+        self.extra_config: dict[str, Any] = dict(extra_config or {})
+        self.binary = binary
+        self.log_path = workdir / "notary-server.log"
+
+    def _write_config(self, cert_path: Path, key_path: Path) -> None:
+        config: dict[str, Any] = {
+            "server": {
+                "http_addr": f"127.0.0.1:{self.port}",
+                "tls_cert_file": str(cert_path),
+                "tls_key_file": str(key_path),
+            },
+            "trust_service": self.trust_service,
+            "logging": {"level": self.log_level},
+            "storage": self.storage,
+        }
+        config.update(self.extra_config)
+        self.config_path.write_text(json.dumps(config, indent=2))
+
+    def _command(self) -> list[str]:
+        return [str(self.binary), "-config", str(self.config_path)]
 
 
 def _escape_quotes(value: str) -> str:

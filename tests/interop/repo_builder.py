@@ -38,7 +38,7 @@ from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP, parent_role
 from notary_tuf.signed import Envelope, Metadata, Signature, encode_envelope
 
 if TYPE_CHECKING:
-    from tests.gotools import GoNotaryServer
+    from tests.gotools import NotaryServerProcess
 
 ROOT_CERT_LIFETIME = timedelta(days=3650)
 
@@ -81,7 +81,7 @@ class SigningKey:
         return cls(private, PublicKey.from_certificate(cert))
 
 
-def fetch_server_key(server: GoNotaryServer, gun: str, role: str) -> PublicKey:
+def fetch_server_key(server: NotaryServerProcess, gun: str, role: str) -> PublicKey:
     """``GET /v2/<gun>/_trust/tuf/<role>.key``: a key the server holds for ``role``."""
     status, _, body = server.get(f"/v2/{gun}/_trust/tuf/{role}.key")
     if status != 200:

@@ -101,7 +101,7 @@ async def test_invalid_parameters(
 
 async def test_empty_feed_body(client: AppClient) -> None:
     response = await client.get(f"{GLOBAL}?records=10")
-    assert await response.read() == b'{"count":0,"records":null}'
+    assert await response.read() == b'{"count":0,"records":[]}'
 
 
 async def test_record_shape_exact_bytes(client: AppClient, memory_store: MemoryMetaStore) -> None:
@@ -178,7 +178,7 @@ async def test_paging(
     body = await feed(client, query, gun)
     assert ids(body) == expected
     if not expected:
-        assert body == {"count": 0, "records": None}
+        assert body == {"count": 0, "records": []}  # Go's SQL stores (ADR 0007)
     for record in body["records"] or []:
         assert list(record) == ["ID", "CreatedAt", "GUN", "Version", "SHA256", "Category"]
         if gun is not None:

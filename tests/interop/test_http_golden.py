@@ -1,0 +1,641 @@
+"""HTTP golden test: the same requests to the Go notary-server and to ours.
+
+One sequence of good and bad requests (:data:`STEPS`) runs, in order, against
+the Debian ``notary-server`` and against ``python -m notary_server``, both with
+memory storage and the local trust service. Each step reduces the answer to an
+*observation* -- status, ``Location``, the error envelope (code, message,
+detail), and the body where it is deterministic, or its shape where it is not
+(keys, changefeed records, "the body is the bytes we uploaded") -- and one test
+per step compares the two.
+
+The repository is published with :class:`~tests.interop.repo_builder.RepoBuilder`
+on each server separately (the timestamp key is per server), so checksums and
+key IDs differ between the servers while the observations do not.
+
+Set ``NOTARY_GOLDEN_TABLE=FILE`` to have the whole table written as Markdown.
+
+A last test compares empty changefeed pages of both servers on PostgreSQL.
+
+Steps where our answer deliberately differs name the ADR that decides it
+(``adr``) and the observation our server must give instead; for them the test
+asserts that the servers do differ and that ours answers as the ADR says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import http.client
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notary_server.storage.migrate import migrate
+from notary_tuf.keys import PublicKey
+from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
+from tests.gotools import (
+    GoNotaryServer,
+    NotaryServerProcess,
+    Response,
+    multipart_body,
+    require_go_tools,
+    sha256_hex_from_meta,
+)
+from tests.interop.repo_builder import RepoBuilder
+from tests.ourserver import OurNotaryServer
+from tests.pg import admin_dsn, require_postgres, throwaway_database
+
+pytestmark = pytest.mark.gotools
+
+GUN = "example.com/golden/app"
+GUN_ESCAPED = GUN.replace("/", "%2F")
+# Go's memory store deletes by string prefix (ADR 0007): a GUN that GUN prefixes.
+GUN_LONGER = GUN + "-longer"
+UNKNOWN_GUN = "example.com/golden/never-published"
+TUF = f"/v2/{GUN}/_trust/tuf/"
+CONNECTION_DROPPED = "connection dropped"
+TABLE_ENV = "NOTARY_GOLDEN_TABLE"  # a file to write the Go-vs-ours table to
+
+Observation = dict[str, Any]
+
+
+@dataclass
+class Context:
+    """Per-server state the sequence builds up."""
+
+    server: NotaryServerProcess
+    keys: dict[str, list[PublicKey]] = field(default_factory=dict)
+    builders: dict[str, RepoBuilder] = field(default_factory=dict)
+    uploaded: dict[str, dict[str, bytes]] = field(default_factory=dict)
+
+    def parts(self, gun: str = GUN) -> dict[str, bytes]:
+        return self.uploaded[gun]
+
+
+Send = Callable[[Context], Response | str]
+Observe = Callable[[Context, Response], Observation]
+
+
+# --------------------------------------------------------------------------- observations
+
+
+def envelope(body: bytes) -> list[dict[str, Any]] | None:
+    """The ``errors`` list of an error body, or None if the body is not one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or set(parsed) != {"errors"}:
+        return None
+    errors: list[dict[str, Any]] = parsed["errors"]
+    return errors
+
+
+def base_observation(response: Response) -> Observation:
+    obs: Observation = {"status": response.status}
+    for header in ("Content-Type", "Cache-Control", "Pragma"):
+        if header in response.headers:
+            obs[header] = response.headers[header]
+    if "Last-Modified" in response.headers:  # the time differs, Go's layout and zone do not
+        obs["Last-Modified zone"] = response.headers["Last-Modified"].rsplit(" ", 1)[-1]
+    if 300 <= response.status < 400:
+        obs["location"] = response.headers.get("Location")
+    errors = envelope(response.body)
+    if errors is not None:
+        obs["errors"] = errors
+        obs["body"] = response.body.decode()
+    return obs
+
+
+def with_body(_ctx: Context, response: Response) -> Observation:
+    """Status, errors and the whole body (deterministic answers)."""
+    obs = base_observation(response)
+    obs["body"] = response.body.decode(errors="replace")
+    return obs
+
+
+def body_is(expected: Callable[[Context], bytes]) -> Observe:
+    """200s whose body must be bytes we know per server (what we uploaded)."""
+
+    def observe(ctx: Context, response: Response) -> Observation:
+        obs = base_observation(response)
+        if response.status == 200:
+            obs["body is the expected file"] = response.body == expected(ctx)
+        else:
+            obs["body"] = response.body.decode(errors="replace")
+        return obs
+
+    return observe
+
+
+def key_shape(role: str) -> Observe:
+    """A ``{role}.key`` answer: the key's shape, and whether it repeats the last one."""
+
+    def observe(ctx: Context, response: Response) -> Observation:
+        obs = base_observation(response)
+        if response.status != 200:
+            obs["body"] = response.body.decode(errors="replace")
+            return obs
+        raw = json.loads(response.body)
+        key = PublicKey.from_dict(raw)
+        seen = ctx.keys.setdefault(role, [])
+        obs["fields"] = list(raw)
+        obs["keyval fields"] = list(raw["keyval"])
+        obs["keytype"] = raw["keytype"]
+        obs["private"] = raw["keyval"]["private"]
+        obs["same key as the previous answer"] = bool(seen) and seen[-1].key_id == key.key_id
+        seen.append(key)
+        return obs
+
+    return observe
+
+
+def metadata_shape(_ctx: Context, response: Response) -> Observation:
+    """A 200 with server-made metadata (a timestamp): its type and version."""
+    obs = base_observation(response)
+    if response.status != 200:
+        obs["body"] = response.body.decode(errors="replace")
+        return obs
+    signed = json.loads(response.body)["signed"]
+    obs["_type"] = signed["_type"]
+    obs["version"] = signed["version"]
+    return obs
+
+
+_DIGITS = re.compile(r"^[0-9]+$")
+_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def changefeed_shape(_ctx: Context, response: Response) -> Observation:
+    """A changefeed answer with IDs, times and checksums reduced to their form."""
+    obs = base_observation(response)
+    if response.status != 200:
+        obs["body"] = response.body.decode(errors="replace")
+        return obs
+    raw = json.loads(response.body)
+    obs["fields"] = list(raw)
+    obs["count"] = raw["count"]
+    records = raw["records"]
+    if records is None:
+        obs["records"] = None
+        return obs
+    obs["records"] = [
+        {
+            "fields": list(r),
+            "ID is a decimal string": isinstance(r["ID"], str) and bool(_DIGITS.match(r["ID"])),
+            "CreatedAt is RFC 3339": bool(_RFC3339.match(r["CreatedAt"])),
+            "GUN": r["GUN"],
+            "Version": r["Version"],
+            "SHA256": "64 hex" if re.fullmatch("[0-9a-f]{64}", r["SHA256"]) else r["SHA256"],
+            "Category": r["Category"],
+        }
+        for r in records
+    ]
+    ids = [int(r["ID"]) for r in records]
+    obs["IDs ascending"] = ids == sorted(ids)
+    return obs
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def request(
+    method: str, path: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+) -> Send:
+    def send(ctx: Context) -> Response | str:
+        try:
+            return ctx.server.request(method, path, body=body, headers=headers)
+        except (http.client.HTTPException, ConnectionError) as err:
+            return f"{CONNECTION_DROPPED} ({type(err).__name__})"
+
+    return send
+
+
+def get(path: str) -> Send:
+    return request("GET", path)
+
+
+def post_raw(body: bytes, content_type: str, gun: str = GUN) -> Send:
+    return request(
+        "POST", f"/v2/{gun}/_trust/tuf/", body=body, headers={"Content-Type": content_type}
+    )
+
+
+def post_parts(parts: Mapping[str, bytes]) -> Send:
+    body, content_type = multipart_body(parts)
+    return post_raw(body, content_type)
+
+
+def first_publish(gun: str) -> Send:
+    """Build the first publish of ``gun`` with the *first* timestamp key the server gave.
+
+    Before a root exists, every ``GET timestamp.key`` makes a new key (Go
+    ``GetOrCreateTimestampKey``); the server must still sign with any of them.
+    """
+
+    def send(ctx: Context) -> Response | str:
+        timestamp_key = ctx.keys[f"{gun} {TIMESTAMP}"][0]
+        builder = RepoBuilder(gun, timestamp_key=timestamp_key)
+        builder.add_target("app-v1", b"golden release 1\n")
+        parts = builder.publish()
+        response = ctx.server.upload(gun, parts)
+        if response.status == 200:
+            builder.accept(parts)
+            ctx.builders[gun] = builder
+            ctx.uploaded[gun] = parts
+        return response
+
+    return send
+
+
+def get_key_for(gun: str, role: str) -> tuple[Send, Observe]:
+    """GET ``{role}.key`` of ``gun``, remembering the key under ``"<gun> <role>"``."""
+    return get(f"/v2/{gun}/_trust/tuf/{role}.key"), key_shape(f"{gun} {role}")
+
+
+def uploaded(role: str, gun: str = GUN) -> Callable[[Context], bytes]:
+    return lambda ctx: ctx.parts(gun)[role]
+
+
+def by_checksum(role: str, transform: Callable[[bytes], str]) -> Send:
+    def send(ctx: Context) -> Response | str:
+        return get(f"{TUF}{role}.{transform(ctx.parts()[role])}.json")(ctx)
+
+    return send
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def root_by_targets_checksum(ctx: Context) -> Response | str:
+    return get(f"{TUF}{ROOT}.{sha256_hex(ctx.parts()[TARGETS])}.json")(ctx)
+
+
+def snapshot_from_timestamp(ctx: Context) -> Response | str:
+    status, _, body = ctx.server.get_metadata(GUN, TIMESTAMP)
+    assert status == 200, body
+    hex_digest = sha256_hex_from_meta(json.loads(body)["signed"]["meta"][SNAPSHOT])
+    return get(f"{TUF}{SNAPSHOT}.{hex_digest}.json")(ctx)
+
+
+# --------------------------------------------------------------------------- the sequence
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request of the sequence and how to reduce its answer."""
+
+    name: str
+    send: Send
+    observe: Observe = with_body
+    adr: str | None = None
+    ours: Observation | None = None
+
+
+def _step(name: str, send: Send, observe: Observe = with_body, **kw: Any) -> Step:
+    return Step(name, send, observe, **kw)
+
+
+_multipart_no_filename = (
+    b'--b\r\nContent-Disposition: form-data; name="files"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n{}\r\n--b--\r\n"
+)
+_TARGETS_V1 = (
+    b'{"signed":{"_type":"Targets","version":1,"expires":"2030-01-01T00:00:00Z"},"signatures":[]}'
+)
+_multipart_part_head = (
+    b'--b\r\nContent-Disposition: form-data; name="files"; filename="targets"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+)
+_multipart_truncated_in_part = _multipart_part_head + _TARGETS_V1[:20]
+_multipart_truncated_after_part = _multipart_part_head + _TARGETS_V1
+
+# Go's memory store answers "records":null for an empty page (and crashes on a
+# negative page size from the start); its SQL stores, and we, answer a list (ADR 0007).
+_EMPTY_PAGE: Observation = {"status": 200, "count": 0, "records": []}
+_CHANGEFEED_DIFFERENCES: dict[str, dict[str, Any]] = {
+    "?records=-10": {"adr": "0007", "ours": {"status": 200}},
+    "?change_id=1&records=10": {"adr": "0007", "ours": _EMPTY_PAGE},
+    "?change_id=1000&records=10": {"adr": "0007", "ours": _EMPTY_PAGE},
+}
+
+STEPS: tuple[Step, ...] = (
+    # ---- fixed routes
+    _step("GET /v2/", get("/v2/")),
+    _step("GET health", get("/_notary_server/health")),
+    # ---- the catch-all and mux's 405
+    *(
+        _step(f"{method} unknown path", request(method, "/no/such/path"))
+        for method in ("GET", "POST", "PUT", "HEAD", "DELETE", "PATCH", "OPTIONS")
+    ),
+    _step("GET /v2 without slash", get("/v2")),
+    _step("GET unknown path under /v2/", get("/v2/foo")),
+    _step("HEAD metadata (GET-only route)", request("HEAD", f"{TUF}root.json")),
+    _step("PUT metadata upload path", request("PUT", TUF, body=b"")),
+    _step("GET upload path", get(TUF)),
+    _step("GET without the trailing slash", get(TUF.rstrip("/"))),
+    _step("GET unknown role", get(f"{TUF}foo.json")),
+    _step("GET role with star in GUN", get("/v2/a*b/_trust/tuf/root.json")),
+    # ---- unclean paths
+    _step("GET double slash", get("/v2//x/_trust/tuf/root.json")),
+    _step("GET dot segment", get(f"/v2/./{GUN}/_trust/tuf/root.json")),
+    _step("GET dot-dot segment", get(f"{TUF}../tuf/root.json")),
+    _step("GET trailing slash kept", get("/v2//a/")),
+    _step("GET unclean with query", get("/v2//a/_trust/changefeed?records=1")),
+    _step("POST unclean upload path", request("POST", f"/v2//{GUN}/_trust/tuf/", body=b"")),
+    _step("GET unclean with %2F", get(f"/v2//{GUN_ESCAPED}/_trust/tuf/root.json")),
+    # ---- before any upload
+    *(
+        _step(f"GET {role}.json before upload", get(f"{TUF}{role}.json"))
+        for role in (ROOT, TARGETS, SNAPSHOT, TIMESTAMP, "targets/releases")
+    ),
+    _step("GET 1.root.json before upload", get(f"{TUF}1.root.json")),
+    _step("GET root by checksum before upload", get(f"{TUF}root.{'ab' * 32}.json")),
+    _step("GET %2F GUN before upload", get(f"/v2/{GUN_ESCAPED}/_trust/tuf/root.json")),
+    _step(
+        "GET changefeed before upload",
+        get("/v2/_trust/changefeed?records=10"),
+        changefeed_shape,
+        adr="0007",
+        ours=_EMPTY_PAGE,
+    ),
+    _step("GET snapshot.key", *get_key_for(GUN, SNAPSHOT)),
+    _step("GET timestamp.key", *get_key_for(GUN, TIMESTAMP)),
+    _step("GET timestamp.key again", *get_key_for(GUN, TIMESTAMP)),
+    _step("GET root.key (not a server role)", get(f"{TUF}root.key")),
+    _step("GET targets.key (not a server role)", get(f"{TUF}targets.key")),
+    # ---- multipart errors
+    _step("POST not multipart", post_raw(b"{}", "application/json")),
+    _step("POST multipart without boundary", post_raw(b"", "multipart/form-data")),
+    _step(
+        "POST multipart without filename",
+        post_raw(_multipart_no_filename, "multipart/form-data; boundary=b"),
+    ),
+    _step("POST invalid role foo", post_parts({"foo": b"{}"})),
+    _step("POST invalid role x/targets/releases", post_parts({"x/targets/releases": b"{}"})),
+    _step("POST non-JSON part", post_parts({TARGETS: b"not json"})),
+    _step("POST JSON of the wrong shape", post_parts({TARGETS: b'{"signed": 5}'})),
+    _step(
+        "POST no parts (empty multipart)", post_raw(b"--b--\r\n", "multipart/form-data; boundary=b")
+    ),
+    _step("POST targets only, new repo", post_parts({TARGETS: _TARGETS_V1})),
+    _step(
+        "POST multipart truncated inside a part",
+        post_raw(_multipart_truncated_in_part, "multipart/form-data; boundary=b"),
+        adr="0007",
+        ours={
+            "status": 400,
+            "errors": [
+                {"code": "MALFORMED_UPLOAD", "message": "The body of your request is malformed."}
+            ],
+        },
+    ),
+    _step(
+        "POST multipart truncated after a part",
+        post_raw(_multipart_truncated_after_part, "multipart/form-data; boundary=b"),
+        adr="0007",
+        ours={
+            "status": 400,
+            "errors": [
+                {"code": "MALFORMED_UPLOAD", "message": "The body of your request is malformed."}
+            ],
+        },
+    ),
+    # ---- a valid first publish
+    _step("POST valid first publish", first_publish(GUN)),
+    _step("GET root.json", get(f"{TUF}root.json"), body_is(uploaded(ROOT))),
+    _step("GET targets.json", get(f"{TUF}targets.json"), body_is(uploaded(TARGETS))),
+    _step("GET snapshot.json", get(f"{TUF}snapshot.json"), body_is(uploaded(SNAPSHOT))),
+    _step(
+        "GET %2F GUN root.json",
+        get(f"/v2/{GUN_ESCAPED}/_trust/tuf/root.json"),
+        body_is(uploaded(ROOT)),
+    ),
+    _step("GET 1.root.json", get(f"{TUF}1.root.json"), body_is(uploaded(ROOT))),
+    _step("GET 2.root.json (no such version)", get(f"{TUF}2.root.json")),
+    _step("GET 0.root.json", get(f"{TUF}0.root.json")),
+    _step("GET 01.root.json", get(f"{TUF}01.root.json"), body_is(uploaded(ROOT))),
+    _step("GET 1.targets.json", get(f"{TUF}1.targets.json"), body_is(uploaded(TARGETS))),
+    _step("GET 2.targets.json (no such version)", get(f"{TUF}2.targets.json")),
+    _step("GET 1.timestamp.json", get(f"{TUF}1.timestamp.json"), metadata_shape),
+    _step("GET timestamp.json", get(f"{TUF}timestamp.json"), metadata_shape),
+    _step("GET root by sha256", by_checksum(ROOT, sha256_hex), body_is(uploaded(ROOT))),
+    _step("GET targets by sha256", by_checksum(TARGETS, sha256_hex), body_is(uploaded(TARGETS))),
+    _step(
+        "GET snapshot by the timestamp's checksum",
+        snapshot_from_timestamp,
+        body_is(uploaded(SNAPSHOT)),
+    ),
+    _step("GET root by uppercase sha256", by_checksum(ROOT, lambda d: sha256_hex(d).upper())),
+    _step(
+        "GET root by sha384 (96 hex)", by_checksum(ROOT, lambda d: hashlib.sha384(d).hexdigest())
+    ),
+    _step(
+        "GET root by sha512 (128 hex)", by_checksum(ROOT, lambda d: hashlib.sha512(d).hexdigest())
+    ),
+    _step("GET root by 63 hex", by_checksum(ROOT, lambda d: sha256_hex(d)[:63])),
+    _step("GET targets by an unknown sha256", by_checksum(TARGETS, lambda _d: "0" * 64)),
+    _step(
+        "GET root by the targets file's sha256",
+        root_by_targets_checksum,
+        adr="0007",
+        ours={
+            "status": 404,
+            "errors": [
+                {
+                    "code": "METADATA_NOT_FOUND",
+                    "message": "You have requested metadata that does not exist.",
+                    "detail": {},
+                }
+            ],
+        },
+    ),
+    _step("GET unknown delegation", get(f"{TUF}targets/releases.json")),
+    _step("POST same publish again (old version)", lambda ctx: ctx.server.upload(GUN, ctx.parts())),
+    _step("GET timestamp.key after publish", *get_key_for(GUN, TIMESTAMP)),
+    # ---- changefeed
+    *(
+        _step(
+            f"GET changefeed {query or '(no query)'}",
+            get(f"/v2/_trust/changefeed{query}"),
+            changefeed_shape,
+            **_CHANGEFEED_DIFFERENCES.get(query, {}),
+        )
+        for query in (
+            "",
+            "?records=",
+            "?records=abc",
+            "?records=2147483648",
+            "?records=0",
+            "?records=10",
+            "?records=-10",
+            "?change_id=-1&records=10",
+            "?change_id=-1&records=-10",
+            "?change_id=0&records=10",
+            "?change_id=abc&records=10",
+            "?change_id=1&records=10",
+            "?change_id=1&records=-10",
+            "?change_id=9999999999&records=10",
+            "?change_id=1000&records=10",
+            "?change_id=1.5&records=10",
+        )
+    ),
+    _step(
+        "GET per-GUN changefeed", get(f"/v2/{GUN}/_trust/changefeed?records=10"), changefeed_shape
+    ),
+    _step(
+        "GET per-GUN changefeed missing records",
+        get(f"/v2/{GUN}/_trust/changefeed"),
+        changefeed_shape,
+    ),
+    _step(
+        "GET per-GUN changefeed of an unknown GUN",
+        get(f"/v2/{UNKNOWN_GUN}/_trust/changefeed?records=10"),
+        changefeed_shape,
+    ),
+    _step(
+        "GET per-GUN changefeed, %2F GUN",
+        get(f"/v2/{GUN_ESCAPED}/_trust/changefeed?records=10"),
+        changefeed_shape,
+    ),
+    # ---- deletion
+    _step("DELETE missing GUN", request("DELETE", f"/v2/{UNKNOWN_GUN}/_trust/tuf/")),
+    _step("DELETE without trailing slash", request("DELETE", f"/v2/{UNKNOWN_GUN}/_trust/tuf")),
+    _step("GET timestamp.key of the longer GUN", *get_key_for(GUN_LONGER, TIMESTAMP)),
+    _step("POST first publish of the longer GUN", first_publish(GUN_LONGER)),
+    _step("DELETE the GUN", request("DELETE", TUF)),
+    _step("GET root.json after DELETE", get(f"{TUF}root.json")),
+    _step("GET 1.root.json after DELETE", get(f"{TUF}1.root.json")),
+    _step("GET root by sha256 after DELETE", by_checksum(ROOT, sha256_hex)),
+    _step("GET timestamp.json after DELETE", get(f"{TUF}timestamp.json")),
+    _step(
+        "GET root.json of the longer GUN after DELETE",
+        get(f"/v2/{GUN_LONGER}/_trust/tuf/root.json"),
+        body_is(uploaded(ROOT, GUN_LONGER)),
+        adr="0007",
+        ours={"status": 200, "body is the expected file": True},
+    ),
+    _step(
+        "GET changefeed after DELETE",
+        get("/v2/_trust/changefeed?records=-100&change_id=-1"),
+        changefeed_shape,
+    ),
+    _step("DELETE the GUN again", request("DELETE", TUF)),
+    _step("GET health at the end", get("/_notary_server/health")),
+)
+
+
+def run_sequence(server: NotaryServerProcess) -> dict[str, Observation]:
+    ctx = Context(server)
+    observations: dict[str, Observation] = {}
+    for step in STEPS:
+        try:
+            answer = step.send(ctx)
+            if isinstance(answer, str):
+                observations[step.name] = {"transport": answer.split(" (")[0]}
+            else:
+                observations[step.name] = step.observe(ctx, answer)
+        except (KeyError, ValueError, AssertionError) as err:  # an earlier step went wrong
+            observations[step.name] = {"step failed": f"{type(err).__name__}: {err}"}
+    return observations
+
+
+@dataclass(frozen=True)
+class Golden:
+    go: dict[str, Observation]
+    ours: dict[str, Observation]
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Golden:
+    require_go_tools()
+    base = tmp_path_factory.mktemp("http-golden")
+    with GoNotaryServer(base / "go") as go_server:
+        go = run_sequence(go_server)
+    with OurNotaryServer(base / "ours", storage="memory") as our_server:
+        ours = run_sequence(our_server)
+    result = Golden(go, ours)
+    if table := os.environ.get(TABLE_ENV):
+        Path(table).write_text(render_table(result) + "\n", encoding="utf-8")
+    return result
+
+
+def test_step_names_are_unique() -> None:
+    names = [step.name for step in STEPS]
+    assert len(names) == len(set(names))
+
+
+def _subset(expected: Observation, actual: Observation) -> bool:
+    return all(actual.get(k) == v for k, v in expected.items())
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[s.name for s in STEPS])
+def test_same_answer_as_go(golden: Golden, step: Step) -> None:
+    go, ours = golden.go[step.name], golden.ours[step.name]
+    if step.adr is None:
+        assert ours == go
+        return
+    assert step.ours is not None
+    assert ours != go, f"ADR {step.adr} difference no longer observed; Go: {go}"
+    assert _subset(step.ours, ours), f"ADR {step.adr}: ours {ours} vs expected {step.ours}"
+
+
+def render_table(golden: Golden) -> str:
+    """The golden table as Markdown (written to ``$NOTARY_GOLDEN_TABLE`` when set)."""
+    lines = ["| step | Go | ours | |", "|---|---|---|---|"]
+    for step in STEPS:
+        go, ours = golden.go[step.name], golden.ours[step.name]
+        mark = f"ADR {step.adr}" if step.adr else ("same" if go == ours else "DIFFERS")
+        lines.append(f"| {step.name} | {_brief(go)} | {_brief(ours)} | {mark} |")
+    return "\n".join(lines)
+
+
+def _brief(obs: Observation) -> str:
+    if "transport" in obs:
+        return str(obs["transport"])
+    text = str(obs["status"])
+    if "location" in obs:
+        text += f" → {obs['location']}"
+    if "count" in obs:
+        records = obs["records"]
+        text += f" count={obs['count']} records={'null' if records is None else len(records)}"
+    for error in obs.get("errors", []):
+        detail = json.dumps(error["detail"]) if "detail" in error else ""
+        text += f" {error['code']} {detail}".rstrip()
+    return text.replace("|", "\\|")
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+EMPTY_CHANGEFEED_QUERIES = (
+    "/v2/_trust/changefeed?records=10",
+    "/v2/_trust/changefeed?change_id=-1&records=10",
+    "/v2/_trust/changefeed?records=-10",
+    f"/v2/{UNKNOWN_GUN}/_trust/changefeed?records=10",
+)
+
+
+@pytest.mark.postgres
+def test_empty_changefeed_on_postgres_same_as_go(tmp_path: Path) -> None:
+    """An empty changefeed page from a SQL store: Go (gorm ``Find``) answers ``[]``."""
+    require_go_tools()
+    admin = admin_dsn()
+    require_postgres(admin)
+    answers: dict[str, list[tuple[int, bytes]]] = {}
+    with throwaway_database(admin, "golden_go") as go_dsn:
+        asyncio.run(migrate("postgres", go_dsn))
+        storage = {"backend": "postgres", "db_url": f"{go_dsn}?sslmode=disable"}
+        with GoNotaryServer(tmp_path / "go", storage=storage) as go_server:
+            answers["go"] = [go_server.get(q)[::2] for q in EMPTY_CHANGEFEED_QUERIES]
+    with OurNotaryServer(tmp_path / "ours", storage="postgres") as our_server:
+        answers["ours"] = [our_server.get(q)[::2] for q in EMPTY_CHANGEFEED_QUERIES]
+    assert answers["go"] == [(200, b'{"count":0,"records":[]}')] * len(EMPTY_CHANGEFEED_QUERIES)
+    assert answers["ours"] == answers["go"]
