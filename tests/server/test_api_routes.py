@@ -95,7 +95,7 @@ async def test_key_routes(client: AppClient, method: str, role: str) -> None:
 async def test_changefeed_routes(client: AppClient, path: str) -> None:
     response = await client.get(path)
     assert response.status == 200
-    assert await response.read() == b'{"count":0,"records":null}'
+    assert await response.read() == b'{"count":0,"records":[]}'
 
 
 async def test_metrics_route(client: AppClient) -> None:
