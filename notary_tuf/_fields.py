@@ -75,7 +75,16 @@ def get_object(obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
 
 def get_str_list(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
     """Return the array-of-strings field ``key`` as a tuple."""
+    return _str_list(_get(obj, key, path), key, path)
+
+
+def get_nullable_str_list(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:
+    """Like :func:`get_str_list`, but a JSON ``null`` (a Go nil slice) gives None."""
     value = _get(obj, key, path)
+    return None if value is None else _str_list(value, key, path)
+
+
+def _str_list(value: Any, key: str, path: str) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise FormatError(f"{path}.{key}: expected an array, got {_json_type(value)}")
     for i, item in enumerate(value):

@@ -17,9 +17,9 @@ from typing import Any, Final
 from notary_tuf._fields import (
     decode_b64,
     get_int,
+    get_nullable_str_list,
     get_object,
     get_str,
-    get_str_list,
     require_object,
     unrecognized,
 )
@@ -139,12 +139,14 @@ class RoleKeys:
 
     Attributes:
         keyids: key IDs allowed to sign for the role, in the order received.
+        keyids_null: the list was JSON ``null`` (a Go nil slice); written back as such.
         threshold: how many distinct keys must sign.
         unrecognized: fields this package does not model.
     """
 
     keyids: tuple[str, ...]
     threshold: int
+    keyids_null: bool = False
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     _KNOWN = frozenset({"keyids", "threshold"})
@@ -157,16 +159,18 @@ class RoleKeys:
             FormatError: a field is missing or of the wrong type.
         """
         obj = require_object(data, path)
+        keyids = get_nullable_str_list(obj, "keyids", path)
         return cls(
-            keyids=get_str_list(obj, "keyids", path),
+            keyids=keyids or (),
             threshold=get_int(obj, "threshold", path),
+            keyids_null=keyids is None,
             unrecognized=unrecognized(obj, cls._KNOWN),
         )
 
     def to_dict(self, *, go_form: bool = False) -> dict[str, Any]:
         """Return the JSON object (see the module docstring for ``go_form``)."""
         out: dict[str, Any] = {} if go_form else dict(self.unrecognized)
-        out["keyids"] = list(self.keyids)
+        out["keyids"] = None if self.keyids_null else list(self.keyids)
         out["threshold"] = self.threshold
         return out
 

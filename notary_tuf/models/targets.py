@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from notary_tuf._fields import (
     get_int,
+    get_nullable_str_list,
     get_str,
     get_str_list,
     require_object,
@@ -34,6 +35,8 @@ class DelegatedRole:
     Attributes:
         name: the full role name, e.g. ``targets/releases``.
         keyids: key IDs (in the parent's ``delegations.keys``) that sign for it.
+        keyids_null: the list was JSON ``null``, as docker writes it after removing
+            the last signer; written back as such.
         threshold: how many distinct keys must sign.
         paths: target path prefixes it may sign for (``""`` = all); None when absent.
         unrecognized: fields this package does not model (``path_hash_prefixes``…).
@@ -43,6 +46,7 @@ class DelegatedRole:
     keyids: tuple[str, ...]
     threshold: int
     paths: tuple[str, ...] | None = None
+    keyids_null: bool = False
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     _KNOWN: ClassVar = frozenset({"name", "keyids", "threshold", "paths"})
@@ -55,9 +59,11 @@ class DelegatedRole:
             FormatError: a field is missing or of the wrong type.
         """
         obj = require_object(data, path)
+        keyids = get_nullable_str_list(obj, "keyids", path)
         return cls(
             name=get_str(obj, "name", path),
-            keyids=get_str_list(obj, "keyids", path),
+            keyids=keyids or (),
+            keyids_null=keyids is None,
             threshold=get_int(obj, "threshold", path),
             paths=get_str_list(obj, "paths", path) if obj.get("paths") is not None else None,
             unrecognized=unrecognized(obj, cls._KNOWN),
@@ -66,7 +72,7 @@ class DelegatedRole:
     def to_dict(self, *, go_form: bool = False) -> dict[str, Any]:
         """Return the JSON object; Go omits ``paths`` when it is empty."""
         out: dict[str, Any] = {} if go_form else dict(self.unrecognized)
-        out["keyids"] = list(self.keyids)
+        out["keyids"] = None if self.keyids_null else list(self.keyids)
         out["name"] = self.name
         out["threshold"] = self.threshold
         if self.paths or (self.paths is not None and not go_form):

@@ -363,3 +363,21 @@ def test_byte_fuzz_raises_only_our_errors(role: str, data: st.DataObject) -> Non
         raw[index] = data.draw(st.integers(min_value=0, max_value=255))
     with contextlib.suppress(NotaryTufError):
         Metadata.from_bytes(role, bytes(raw))
+
+
+@pytest.mark.parametrize("role", [ROOT, TARGETS], ids=["root-role", "delegation"])
+def test_null_keyids_are_accepted_and_written_back_as_null(role: str) -> None:
+    """Go decodes ``"keyids": null`` as a nil slice; docker writes it after removing a signer."""
+    doc = _doc(role)
+    if role == ROOT:
+        doc["signed"]["roles"]["x-extra-role"] = {"keyids": None, "threshold": 1}
+        path: tuple[Any, ...] = ("signed", "roles", "x-extra-role", "keyids")
+    else:
+        doc["signed"]["delegations"]["roles"][0]["keyids"] = None
+        path = ("signed", "delegations", "roles", 0, "keyids")
+    metadata: Metadata[Any] = Metadata.from_bytes(role, _bytes(doc))
+    go_form = metadata.signed.to_dict(go_form=True)
+    node: Any = {"signed": go_form}
+    for key in path:
+        node = node[key]
+    assert node is None
