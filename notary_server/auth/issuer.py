@@ -1,0 +1,187 @@
+"""The built-in token issuer (beyond Go, ADR 0008): a realm for small installations.
+
+With ``auth.options.htpasswd``, ``issuer_key`` and ``issuer_cert`` the server also
+answers ``GET <realm path>?service=...&scope=...`` the way docker/distribution's
+token servers do: HTTP Basic credentials are checked against the htpasswd file
+and the answer is ``{"token": ..., "access_token": ..., "expires_in": ...,
+"issued_at": ...}``. An authenticated user is granted every action it asks for;
+a request without credentials gets a token granting nothing (the notary CLI
+fetches an anonymous token first for read-only commands and only then retries
+with credentials); wrong credentials get a 401.
+
+Tokens are signed with the issuer key (ES256/ES384/ES512 by curve, RS256 for
+RSA) and carry the issuer certificate chain in ``x5c``, which must verify up to
+``rootcertbundle``, so the server's own verifier (and Go's) accepts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import BasicAuth, hdrs, web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from notary_server.auth.certs import IssuerError, SigningKey, load_signing_material, x5c_entry
+from notary_server.auth.htpasswd import Htpasswd
+from notary_server.auth.libtrust import jose_b64encode, key_id, supported_key
+from notary_server.errors import ApiError, ErrorCode, go_json
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from notary_server.config import TokenAuthConfig
+
+__all__ = ["IssuerError", "Scope", "TokenIssuer", "parse_scopes"]
+
+logger = logging.getLogger(__name__)
+
+_EC_ALGORITHMS: Final = {256: ("ES256", hashes.SHA256), 384: ("ES384", hashes.SHA384)}
+_ES512: Final = ("ES512", hashes.SHA512)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One requested scope, ``type:name:action,action``."""
+
+    type: str
+    name: str
+    actions: tuple[str, ...]
+
+
+def parse_scopes(values: Iterable[str]) -> list[Scope]:
+    """Parse ``scope`` parameters (each may hold several, space-separated).
+
+    The name may contain ``:`` (``repository:host:5000/app:pull``): the type ends
+    at the first colon and the actions start after the last.
+    """
+    scopes = []
+    for value in values:
+        for item in value.split():
+            kind, _, rest = item.partition(":")
+            name, sep, actions = rest.rpartition(":")
+            if not kind or not sep or not name:
+                continue
+            scopes.append(Scope(kind, name, tuple(a for a in actions.split(",") if a)))
+    return scopes
+
+
+class TokenIssuer:
+    """Checks credentials and mints tokens; :meth:`handle` is its aiohttp handler."""
+
+    def __init__(
+        self,
+        *,
+        config: TokenAuthConfig,
+        key: SigningKey,
+        chain: Sequence[x509.Certificate],
+        users: Htpasswd,
+    ) -> None:
+        """Issue tokens for ``config.service``/``config.issuer`` signed with ``key``."""
+        self.config = config
+        self.key = key
+        self.users = users
+        self._x5c = [x5c_entry(c.public_bytes(serialization.Encoding.DER)) for c in chain]
+        self._kid = key_id(supported_key(key.public_key()))
+
+    @classmethod
+    def from_config(cls, config: TokenAuthConfig, roots: Sequence[x509.Certificate]) -> TokenIssuer:
+        """Load the key, certificate and htpasswd file named by ``config``.
+
+        Raises:
+            IssuerError: the built-in issuer is not configured or its files are unusable.
+        """
+        if config.htpasswd is None or config.issuer_key is None or config.issuer_cert is None:
+            raise IssuerError("the built-in issuer needs htpasswd, issuer_key and issuer_cert")
+        key, chain = load_signing_material(config.issuer_key, config.issuer_cert, roots)
+        return cls(config=config, key=key, chain=chain, users=Htpasswd.load(config.htpasswd))
+
+    def _algorithm(self) -> str:
+        if isinstance(self.key, rsa.RSAPrivateKey):
+            return "RS256"
+        return _EC_ALGORITHMS.get(self.key.curve.key_size, _ES512)[0]
+
+    def _sign(self, data: bytes) -> bytes:
+        if isinstance(self.key, rsa.RSAPrivateKey):
+            return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        _, hash_type = _EC_ALGORITHMS.get(self.key.curve.key_size, _ES512)
+        r, s = decode_dss_signature(self.key.sign(data, ec.ECDSA(hash_type())))
+        size = (self.key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+    def mint(self, subject: str, scopes: Sequence[Scope], now: dt.datetime) -> str:
+        """Return a signed token for ``subject`` granting ``scopes``."""
+        issued = int(now.timestamp())
+        header = {"typ": "JWT", "alg": self._algorithm(), "kid": self._kid, "x5c": self._x5c}
+        claims: dict[str, Any] = {
+            "iss": self.config.issuer,
+            "sub": subject,
+            "aud": self.config.service,
+            "exp": issued + self.config.token_ttl,
+            "nbf": issued,
+            "iat": issued,
+            "jti": secrets.token_urlsafe(18),
+            "access": [
+                {"type": s.type, "name": s.name, "actions": list(s.actions)} for s in scopes
+            ],
+        }
+        signing_input = ".".join(
+            jose_b64encode(json.dumps(part, separators=(",", ":")).encode())
+            for part in (header, claims)
+        )
+        signature = self._sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{jose_b64encode(signature)}"
+
+    async def _authenticate(self, request: web.Request) -> str:
+        """Return the user name ("" = anonymous).
+
+        Raises:
+            ApiError: credentials that are malformed or wrong (401).
+        """
+        header = request.headers.get(hdrs.AUTHORIZATION)
+        if header is None:
+            return ""
+        try:
+            credentials = BasicAuth.decode(header)
+        except ValueError as e:
+            raise ApiError(ErrorCode.UNAUTHORIZED) from e
+        user: str = credentials.login
+        if not await asyncio.to_thread(self.users.check, user, credentials.password):
+            logger.info("token request: bad credentials for user %r", user)
+            raise ApiError(ErrorCode.UNAUTHORIZED)
+        return user
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``GET <realm>?service=...&scope=...``: answer with a token or a 401/400."""
+        try:
+            subject = await self._authenticate(request)
+        except ApiError as error:
+            response = web.Response(
+                status=error.code.status,
+                body=go_json(error.body()) + b"\n",
+                content_type="application/json",
+                charset="utf-8",
+            )
+            response.headers[hdrs.WWW_AUTHENTICATE] = f'Basic realm="{self.config.service}"'
+            return response
+        service = request.query.get("service", self.config.service)
+        if service != self.config.service:
+            raise ApiError(ErrorCode.INVALID_PARAMETERS, f"unknown service {service!r}")
+        scopes = parse_scopes(request.query.getall("scope", [])) if subject else []
+        now = dt.datetime.now(dt.UTC)
+        token = self.mint(subject, scopes, now)
+        body = {
+            "token": token,
+            "access_token": token,
+            "expires_in": self.config.token_ttl,
+            "issued_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        }
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
