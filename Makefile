@@ -6,11 +6,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install run lint format typecheck test proto
+.PHONY: help install run certs lint format typecheck test proto
 
 help:
 	@echo "make install    create $(VENV) and install the project with its test extra"
-	@echo "make run        install and start the server and signer (for now: print their versions)"
+	@echo "make run        install, then run signer + server on SQLite under ./notary-data (Ctrl-C stops)"
+	@echo "make certs      development CA and certificates in ./certs (for docker-compose.yml)"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make format     ruff format and ruff check --fix"
 	@echo "make typecheck  mypy (strict, configured in pyproject.toml)"
@@ -22,13 +23,17 @@ install:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -e '.[test]'
 
-# The server and signer are under construction (issue #3): until they land this
-# only installs the runtime and shows both entry points answer.
+# The embedded default: dev certificates, SQLite and configs under ./notary-data, then the
+# signer and the server in the foreground (scripts/run_embedded.py; Ctrl-C stops both).
 run:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e .
-	$(BIN)/python -m notary_server --version
-	$(BIN)/python -m notary_signer --version
+	$(BIN)/python scripts/run_embedded.py
+
+certs:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python scripts/gen_dev_certs.py --out certs
 
 lint:
 	$(BIN)/ruff check .

@@ -2,16 +2,64 @@
 
 Only ``__main__`` calls :func:`setup_logging`; library code just uses
 ``logging.getLogger(__name__)``.
+
+Both formats add a request's context (``request_id``, ``gun``, ``role``,
+``version``; see :mod:`notary_server.requestlog`) and the request line's
+``method``, ``status`` and ``duration_ms`` when a record carries them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Final
 
-__all__ = ["setup_logging"]
+__all__ = [
+    "CONTEXT_FIELDS",
+    "REQUEST_CONTEXT",
+    "JSONFormatter",
+    "LogfmtFormatter",
+    "RequestContextFilter",
+    "setup_logging",
+]
+
+CONTEXT_FIELDS: Final = (
+    "request_id",
+    "gun",
+    "role",
+    "version",
+    "method",
+    "status",
+    "duration_ms",
+)
+"""Record attributes the formatters write after ``logger``, when present."""
+
+REQUEST_CONTEXT: ContextVar[dict[str, str] | None] = ContextVar(
+    "notary_request_context", default=None
+)
+"""The fields of the request being served in this task (set by the request-log middleware)."""
+
+
+class RequestContextFilter(logging.Filter):
+    """Copy the current request's fields onto each record (never overriding ``extra``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add the fields; never drops a record."""
+        for key, value in (REQUEST_CONTEXT.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def _context(record: logging.LogRecord) -> list[tuple[str, object]]:
+    return [
+        (key, getattr(record, key))
+        for key in CONTEXT_FIELDS
+        if getattr(record, key, None) is not None
+    ]
+
 
 # Go's logrus levels → Python's.
 _LEVELS: Final = {
@@ -34,12 +82,13 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Format ``record`` as a JSON line."""
-        entry = {
+        entry: dict[str, object] = {
             "time": _timestamp(record),
             "level": record.levelname.lower(),
             "msg": record.getMessage(),
             "logger": record.name,
         }
+        entry.update(_context(record))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -56,6 +105,7 @@ class LogfmtFormatter(logging.Formatter):
             ("msg", record.getMessage()),
             ("logger", record.name),
         ]
+        pairs += [(key, str(value)) for key, value in _context(record)]
         if record.exc_info:
             pairs.append(("error", self.formatException(record.exc_info)))
         return " ".join(f"{key}={_logfmt_value(value)}" for key, value in pairs)
@@ -76,6 +126,7 @@ def setup_logging(level: str, log_format: str) -> None:
     """
     handler = logging.StreamHandler()
     handler.setFormatter(JSONFormatter() if log_format == "json" else LogfmtFormatter())
+    handler.addFilter(RequestContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS.get(level.lower(), logging.INFO))

@@ -1,0 +1,78 @@
+"""Request logging: one line per request, and the request's context on every log line.
+
+Go's notary-server gives each request a logger carrying a request id and, where the
+route names them, ``gun`` (``ctxu.GetLoggerWithField``), so every line a request
+causes can be found together. :func:`request_log_middleware` does the same here:
+it gives the request an id, takes ``gun``, ``role`` and ``version`` from the
+route's path variables (Go's route table, :func:`notary_server.routes.match_route`),
+keeps them in a context variable for the request's task, and logs the request once
+it is answered (method, path, status, duration, and those fields as ``extra``).
+:class:`notary_server.logs.RequestContextFilter` copies the context onto every
+other record logged while the request runs, so both log formats show it.
+
+What it never logs: request or response bodies, query strings, headers (so no
+``Authorization`` token), client addresses. The id is not sent to clients: Go's
+responses carry no such header.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from notary_server.logs import REQUEST_CONTEXT
+from notary_server.routes import match_route
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler
+
+__all__ = ["request_fields", "request_log_middleware"]
+
+logger = logging.getLogger(__name__)
+
+# Route path variable → log field.
+_PATH_FIELDS = (("gun", "gun"), ("tufRole", "role"), ("version", "version"))
+
+
+def request_fields(method: str, path: str) -> dict[str, str]:
+    """Return the log context of a request: a new ``request_id`` and the route's fields."""
+    fields = {"request_id": uuid.uuid4().hex}
+    found = match_route(method, path)
+    if found is not None:
+        _, params = found
+        fields.update({field: params[var] for var, field in _PATH_FIELDS if var in params})
+    return fields
+
+
+@web.middleware
+async def request_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Serve the request within its log context; log it once answered."""
+    fields = request_fields(request.method, request.path)
+    token = REQUEST_CONTEXT.set(fields)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except web.HTTPException as e:
+        status = e.status
+        raise
+    finally:
+        logger.info(
+            "%s %s %d",
+            request.method,
+            request.path,
+            status,
+            extra={
+                **fields,
+                "method": request.method,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+        )
+        REQUEST_CONTEXT.reset(token)
+    return response

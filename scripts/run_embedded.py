@@ -1,0 +1,362 @@
+"""Run the signer and the server on the embedded default: ``make run``.
+
+Everything lives under one data directory (default ``./notary-data``)::
+
+    certs/                 development CA and certificates (scripts/gen_dev_certs.py), made once
+    signer-passphrase      the passphrase for new signer keys (mode 0600), made once
+    signer-config.json     Go's keys: gRPC on 127.0.0.1:7899, mutual TLS, SQLite signer.db
+    server-config.json     Go's keys: HTTPS on 127.0.0.1:4443, SQLite server.db,
+                           trust_service remote -> the signer, with the client certificate
+    signer.log, server.log the services' logs (JSON lines)
+
+The two configuration files are rewritten on every start (they are derived from the
+options); the certificates, the passphrase and the databases are kept. Both
+``migrate`` commands run first (idempotent), then the signer starts, then the server,
+each waited for through its health check. The launcher then prints what a user
+exports for ``notary`` and ``docker trust`` and waits; Ctrl-C (or SIGTERM) stops the
+server, then the signer.
+
+The services run as child processes (``python -m notary_signer``, ``python -m
+notary_server``) in their own sessions, so a Ctrl-C reaches only the launcher, which
+stops them in order. The launcher imports neither package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from gen_dev_certs import CA_FILE, generate, output_files
+from healthcheck import ProbeError, probe_server, probe_signer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from types import FrameType
+
+HOST: Final = "127.0.0.1"
+SIGNER_ALIAS: Final = "devstack"
+PASSPHRASE_ENV: Final = "NOTARY_SIGNER_" + SIGNER_ALIAS.upper()
+MIGRATE_TIMEOUT: Final = 120.0
+STOP_TIMEOUT: Final = 10.0
+
+
+class LaunchError(Exception):
+    """A step of the start-up failed; the message says which and shows the log."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the launcher keeps its files."""
+
+    data_dir: Path
+    server_port: int
+    signer_port: int
+
+    @property
+    def certs(self) -> Path:
+        """The certificate directory."""
+        return self.data_dir / "certs"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA clients trust."""
+        return self.certs / CA_FILE
+
+    @property
+    def server_config(self) -> Path:
+        """The server's configuration file."""
+        return self.data_dir / "server-config.json"
+
+    @property
+    def signer_config(self) -> Path:
+        """The signer's configuration file."""
+        return self.data_dir / "signer-config.json"
+
+    @property
+    def passphrase_file(self) -> Path:
+        """The signer's passphrase for new keys."""
+        return self.data_dir / "signer-passphrase"
+
+    @property
+    def server_url(self) -> str:
+        """The URL clients use."""
+        return f"https://{HOST}:{self.server_port}"
+
+
+def ensure_certs(layout: Layout) -> bool:
+    """Generate the certificates unless all of them exist; return whether it did."""
+    if all((layout.certs / name).is_file() for name in output_files()):
+        return False
+    generate(layout.certs)
+    return True
+
+
+def ensure_passphrase(path: Path) -> str:
+    """Return the stored passphrase, creating it (mode 0600) on first use."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+    path.chmod(0o600)
+    passphrase = path.read_text(encoding="utf-8").strip()
+    if not passphrase:
+        raise LaunchError(f"{path} is empty; delete it only together with signer.db")
+    return passphrase
+
+
+def write_configs(layout: Layout) -> None:
+    """Write both configuration files (Go's keys, paths relative to the data directory)."""
+    signer: dict[str, Any] = {
+        "server": {
+            "grpc_addr": f"{HOST}:{layout.signer_port}",
+            "tls_cert_file": "certs/notary-signer.crt",
+            "tls_key_file": "certs/notary-signer.key",
+            "client_ca_file": f"certs/{CA_FILE}",
+        },
+        "logging": {"level": "info"},
+        "storage": {"backend": "sqlite3", "db_url": "signer.db", "default_alias": SIGNER_ALIAS},
+    }
+    server: dict[str, Any] = {
+        "server": {
+            "http_addr": f"{HOST}:{layout.server_port}",
+            "tls_cert_file": "certs/notary-server.crt",
+            "tls_key_file": "certs/notary-server.key",
+        },
+        "trust_service": {
+            "type": "remote",
+            "hostname": HOST,
+            "port": str(layout.signer_port),
+            "key_algorithm": "ecdsa",
+            "tls_ca_file": f"certs/{CA_FILE}",
+            "tls_client_cert": "certs/notary-client.crt",
+            "tls_client_key": "certs/notary-client.key",
+        },
+        "logging": {"level": "info"},
+        "storage": {"backend": "sqlite3", "db_url": "server.db"},
+    }
+    layout.signer_config.write_text(json.dumps(signer, indent=2) + "\n", encoding="utf-8")
+    layout.server_config.write_text(json.dumps(server, indent=2) + "\n", encoding="utf-8")
+
+
+def child_environment(base: Mapping[str, str], passphrase: str) -> dict[str, str]:
+    """The services' environment: no inherited NOTARY_* overrides, loopback never proxied."""
+    env = {k: v for k, v in base.items() if not k.startswith(("NOTARY_SERVER_", "NOTARY_SIGNER_"))}
+    for name in ("no_proxy", "NO_PROXY"):
+        extra = env.get(name, "")
+        env[name] = ",".join(filter(None, [extra, HOST, "localhost"]))
+    env[PASSPHRASE_ENV] = passphrase
+    return env
+
+
+def migrate(module: str, config: Path, env: Mapping[str, str]) -> None:
+    """Run ``python -m MODULE migrate --config CONFIG``.
+
+    Raises:
+        LaunchError: it failed or timed out.
+    """
+    argv = [sys.executable, "-m", module, "migrate", "--config", str(config)]
+    try:
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            timeout=MIGRATE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise LaunchError(f"{module} migrate timed out after {MIGRATE_TIMEOUT:.0f}s") from e
+    if proc.returncode != 0:
+        raise LaunchError(f"{module} migrate failed:\n{proc.stdout}{proc.stderr}")
+
+
+@dataclass
+class Service:
+    """A service running as a child process, its output going to a log file."""
+
+    name: str
+    module: str
+    config: Path
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: Mapping[str, str]) -> None:
+        """Start ``python -m MODULE --config CONFIG`` in its own session."""
+        log: IO[bytes]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module, "--config", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env),
+                start_new_session=True,  # Ctrl-C reaches the launcher only
+            )
+
+    def log_tail(self, limit: int = 3000) -> str:
+        """The end of the service's log."""
+        try:
+            return self.log_path.read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    def wait_healthy(self, probe: Callable[[], None], timeout: float) -> None:
+        """Poll ``probe`` until it passes.
+
+        Raises:
+            LaunchError: the process exited, or ``timeout`` passed.
+        """
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise LaunchError(
+                    f"the {self.name} exited with status {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                probe()
+            except ProbeError as e:
+                last = str(e)
+            else:
+                return
+            time.sleep(0.2)
+        raise LaunchError(f"the {self.name} is not healthy after {timeout:.0f}s ({last})")
+
+    def stop(self) -> int | None:
+        """Terminate the process (SIGTERM, then SIGKILL after a bound); return its status."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT)
+        return proc.returncode
+
+
+def banner(layout: Layout) -> str:
+    """What the launcher prints once both services are healthy."""
+    url, ca = layout.server_url, layout.ca_file.resolve()
+    docker_ca = f"~/.docker/tls/{HOST}:{layout.server_port}/ca.crt"
+    return f"""
+notary-py is running. Ctrl-C stops the server and the signer.
+
+  server   {url}   (log: {layout.data_dir / "server.log"})
+  signer   {HOST}:{layout.signer_port}, mutual TLS (log: {layout.data_dir / "signer.log"})
+  CA       {ca}
+
+The notary CLI:
+
+  notary -s {url} --tlscacert {ca} list <gun>
+
+docker trust (docker reads the server's CA from {docker_ca}):
+
+  mkdir -p ~/.docker/tls/{HOST}:{layout.server_port}
+  cp {ca} {docker_ca}
+  export DOCKER_CONTENT_TRUST=1
+  export DOCKER_CONTENT_TRUST_SERVER={url}
+"""
+
+
+def _watch(*services: Service) -> None:
+    """Return never; raise when a service exits (a signal raises :class:`_Stop`).
+
+    Raises:
+        LaunchError: a service exited.
+    """
+    while True:
+        for service in services:
+            assert service.proc is not None
+            if service.proc.poll() is not None:
+                raise LaunchError(
+                    f"the {service.name} exited with status {service.proc.returncode}:\n"
+                    f"{service.log_tail()}"
+                )
+        time.sleep(0.5)
+
+
+class _Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+    raise _Stop
+
+
+def run(layout: Layout, *, startup_timeout: float) -> int:
+    """Prepare, start, print, wait; stop both services on a signal or when one exits.
+
+    Returns:
+        0 after a requested stop, 1 when a service failed.
+    """
+    layout.data_dir.mkdir(parents=True, exist_ok=True)
+    if ensure_certs(layout):
+        sys.stdout.write(f"generated development certificates in {layout.certs}\n")
+    env = child_environment(os.environ, ensure_passphrase(layout.passphrase_file))
+    write_configs(layout)
+    signer = Service(
+        "signer", "notary_signer", layout.signer_config, layout.data_dir / "signer.log"
+    )
+    server = Service(
+        "server", "notary_server", layout.server_config, layout.data_dir / "server.log"
+    )
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    status = 0
+    try:
+        migrate("notary_signer", layout.signer_config, env)
+        migrate("notary_server", layout.server_config, env)
+        signer.start(env)
+        signer.wait_healthy(lambda: probe_signer(layout.signer_config), startup_timeout)
+        server.start(env)
+        server.wait_healthy(
+            lambda: probe_server(layout.server_config, ca=layout.ca_file), startup_timeout
+        )
+        sys.stdout.write(banner(layout))
+        sys.stdout.flush()
+        _watch(signer, server)
+    except _Stop:
+        sys.stdout.write("\nstopping\n")
+    except LaunchError as e:
+        sys.stderr.write(f"run_embedded: {e}\n")
+        status = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        server.stop()
+        signer.stop()
+    sys.stdout.write("stopped\n")
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run."""
+    parser = argparse.ArgumentParser(description="Run notary_signer and notary_server locally.")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("notary-data"), help="default: ./notary-data"
+    )
+    parser.add_argument("--server-port", type=int, default=4443, help="default: 4443")
+    parser.add_argument("--signer-port", type=int, default=7899, help="default: 7899")
+    parser.add_argument(
+        "--startup-timeout", type=float, default=60.0, help="seconds per service (default: 60)"
+    )
+    args = parser.parse_args(argv)
+    layout = Layout(args.data_dir.resolve(), args.server_port, args.signer_port)
+    return run(layout, startup_timeout=args.startup_timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
