@@ -51,7 +51,16 @@ def wrk_path() -> str:
     return path
 
 
-def _wrk(url: str, *, connections: int, threads: int, seconds: int) -> dict[str, Any]:
+def _wrk(
+    url: str,
+    *,
+    connections: int,
+    threads: int,
+    seconds: int,
+    headers: dict[str, str] | None = None,
+    script: Path = LUA_SCRIPT,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     argv = [
         wrk_path(),
         f"-t{max(1, min(threads, connections))}",
@@ -60,9 +69,12 @@ def _wrk(url: str, *, connections: int, threads: int, seconds: int) -> dict[str,
         "--timeout",
         "5s",
         "-s",
-        str(LUA_SCRIPT),
-        url,
+        str(script),
     ]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    argv.append(url)
+    environment = clean_env() | (env or {})
     try:
         proc = subprocess.run(
             argv,
@@ -70,7 +82,7 @@ def _wrk(url: str, *, connections: int, threads: int, seconds: int) -> dict[str,
             text=True,
             timeout=seconds + 60,
             check=False,
-            env=clean_env(),
+            env=environment,
         )
     except subprocess.TimeoutExpired as err:
         raise BenchError(f"wrk did not finish: {' '.join(argv)}") from err
@@ -89,13 +101,21 @@ def run_get(
     threads: int,
     warmup: int,
     duration: int,
+    headers: dict[str, str] | None = None,
+    script: Path = LUA_SCRIPT,
+    env: dict[str, str] | None = None,
 ) -> Measurement:
-    """Warm up for ``warmup`` s, then measure ``duration`` s of GETs of ``path``."""
+    """Warm up for ``warmup`` s, then measure ``duration`` s of GETs of ``path``.
+
+    ``script``/``env``: another wrk Lua script (it must report like latency.lua)
+    and the environment variables it reads.
+    """
     url = server.url + path
+    options: dict[str, Any] = {"headers": headers, "script": script, "env": env}
     if warmup > 0:
-        _wrk(url, connections=connections, threads=threads, seconds=warmup)
+        _wrk(url, connections=connections, threads=threads, seconds=warmup, **options)
     cpu_before = server.cpu_seconds()
-    raw = _wrk(url, connections=connections, threads=threads, seconds=duration)
+    raw = _wrk(url, connections=connections, threads=threads, seconds=duration, **options)
     cpu = server.cpu_seconds() - cpu_before
     seconds = raw["duration_us"] / 1e6
     errors: dict[str, int] = raw["errors"]

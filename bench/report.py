@@ -11,6 +11,7 @@ from bench.loadgen import Measurement
 from bench.scenarios import Scenario
 
 SERVERS = ("ours", "go")
+SCALE_TARGET = 1.2
 
 
 @dataclass
@@ -118,8 +119,24 @@ class Results:
             if index == 0:
                 out.append("-+-".join("-" * w for w in widths))
         out.append("")
+        out.extend(self._scale_lines())
         out.extend(self._rss_lines())
         return "\n".join(out)
+
+    def _scale_lines(self) -> list[str]:
+        """p50 latency over the most GUNs / over the fewest (issue #8: at most 1.2 for ours)."""
+        rows = sorted((r for r in self.rows if r.scenario.guns), key=lambda r: r.scenario.guns)
+        if len(rows) < 2:
+            return []
+        small, large = rows[0], rows[-1]
+        ours = _div(large.ours.p50_ms, small.ours.p50_ms)
+        go = _div(large.go.p50_ms, small.go.p50_ms)
+        verdict = "ok" if ours is not None and ours <= SCALE_TARGET else "ABOVE"
+        line = (
+            f"scale: p50 at {large.scenario.guns:,} GUNs / at {small.scenario.guns:,} GUNs: "
+            f"ours {ours}x ({verdict} <= {SCALE_TARGET}x), Go {go}x"
+        )
+        return [line]
 
     def _rss_lines(self) -> list[str]:
         lines = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import platform
 import shutil
@@ -29,13 +30,16 @@ if __package__ in (None, ""):  # run as ``python bench/run.py``: make ``bench`` 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import notary_tuf
+from bench.extra import SCALE_PREFIX, random_gun_script, run_parallel_publishes, seed_scale
 from bench.loadgen import WRK_HINT, Measurement, run_get, run_publishes, wrk_path
 from bench.report import Results, Row
 from bench.scenarios import Scenario, select
-from bench.seed import NOTARY_BIN, Publisher, resolve_get_paths, seed_with_cli
+from bench.seed import NOTARY_BIN, Publisher, https_get, resolve_get_paths, seed_with_cli
 from bench.servers import (
     GO_SERVER_BIN,
+    GO_SIGNER_BIN,
     BenchError,
+    GoSigner,
     ServerProcess,
     TLSFiles,
     check_postgres,
@@ -72,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--warmup", type=int, help="warm-up seconds before each GET scenario (default 2; smoke 1)"
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="our server.workers (default: the number of CPUs, %(default)s)",
+    )
     parser.add_argument(
         "--publish-count", type=int, help="timed publishes per server (default 100; smoke 5)"
     )
@@ -130,6 +140,7 @@ def _meta(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "wrk_threads": args.threads,
+        "ours_workers": args.workers,
         "publish_count": args.publish_count,
         "publish_warmup": PUBLISH_WARMUP,
         "seeded_targets": args.targets,
@@ -158,28 +169,59 @@ def _apply_defaults(args: argparse.Namespace) -> None:
 
 def _preflight(admin: str) -> None:
     wrk_path()
-    for binary in (GO_SERVER_BIN, NOTARY_BIN):
+    for binary in (GO_SERVER_BIN, GO_SIGNER_BIN, NOTARY_BIN):
         if not os.access(binary, os.X_OK):
             raise BenchError(f"{binary} missing; install with: apt-get install -y notary")
     check_postgres(admin)
 
 
 def _start_servers(
-    stack: contextlib.ExitStack, workdir: Path, admin: str
+    stack: contextlib.ExitStack, workdir: Path, admin: str, workers: int, *, go_memory: bool
 ) -> dict[str, ServerProcess]:
     tls = TLSFiles.create(workdir)
     servers: dict[str, ServerProcess] = {}
-    for label, go in (("ours", False), ("go", True)):
-        dsn = create_database(admin, f"notary_bench_{label}")
-        stack.callback(drop_database, admin, dsn)
-        server = ServerProcess(label=label, workdir=workdir / label, tls=tls, db_url=dsn, go=go)
+    labels = [("ours", False, "postgres"), ("go", True, "postgres")]
+    if go_memory:
+        labels.append(("go_memory", True, "memory"))
+    for label, go, backend in labels:
+        dsn = ""
+        if backend == "postgres":
+            dsn = create_database(admin, f"notary_bench_{label}")
+            stack.callback(drop_database, admin, dsn)
+        signer = GoSigner(workdir / f"signer-{label}", tls)
+        signer.start()
+        stack.callback(signer.stop)
+        server = ServerProcess(
+            label=label,
+            workdir=workdir / label,
+            tls=tls,
+            db_url=dsn,
+            go=go,
+            workers=1 if go else workers,
+            backend=backend,
+            signer_port=signer.port,
+        )
         server.write_config()
-        migrate(server.config_path)
+        if backend == "postgres":
+            migrate(server.config_path)
         _progress(f"starting {label} server")
         server.start()
         stack.callback(server.stop)
         servers[label] = server
     return servers
+
+
+def _get_options(
+    scenario: Scenario, server: ServerProcess, path: str, workdir: Path
+) -> dict[str, Any]:
+    """wrk's extra options for a scenario: validators, or a random GUN per request."""
+    if scenario.conditional:
+        body = https_get(server, path, server.tls.client_context())
+        return {"headers": {"If-None-Match": f'"{hashlib.sha256(body).hexdigest()}"'}}
+    if scenario.guns:
+        env = {"BENCH_PREFIX": SCALE_PREFIX, "BENCH_GUNS": str(scenario.guns)}
+        return {"script": random_gun_script(workdir), "env": env}
+    return {}
 
 
 def _measure_gets(
@@ -192,17 +234,40 @@ def _measure_gets(
     for scenario in scenarios:
         assert scenario.path is not None
         measured: dict[str, Measurement] = {}
-        for label, server in servers.items():
+        for label in ("ours", scenario.against):
+            server = servers[label]
             _progress(f"{scenario.name}: {label}")
+            path = getattr(paths[label], scenario.path)
             measured[label] = run_get(
                 server,
-                getattr(paths[label], scenario.path),
+                path,
                 connections=scenario.connections,
                 threads=args.threads,
                 warmup=args.warmup,
                 duration=args.duration,
+                **_get_options(scenario, server, path, server.workdir),
             )
-        results.rows.append(Row(scenario, measured["ours"], measured["go"]))
+        results.rows.append(Row(scenario, measured["ours"], measured[scenario.against]))
+
+
+def _publish_once(
+    args: argparse.Namespace, scenario: Scenario, server: ServerProcess, gun: str
+) -> Measurement:
+    context = server.tls.client_context()
+    if scenario.kind == "publish_parallel":
+        count = max(1, args.publish_count // 4)
+        publishers = [Publisher(server, f"{gun}-{i}", context) for i in range(scenario.parallel)]
+        for publisher in publishers:
+            publisher.prepare(PUBLISH_WARMUP + count)
+        return run_parallel_publishes(
+            publishers, warmup=PUBLISH_WARMUP, count=count, max_seconds=args.publish_max_seconds
+        )
+    count = args.publish_count if scenario.kind == "publish" else max(1, args.publish_count // 5)
+    publisher = Publisher(server, gun, context)
+    publisher.prepare(PUBLISH_WARMUP + count, initial_targets=scenario.entries)
+    return run_publishes(
+        publisher, warmup=PUBLISH_WARMUP, count=count, max_seconds=args.publish_max_seconds
+    )
 
 
 def _measure_publishes(
@@ -213,24 +278,16 @@ def _measure_publishes(
 ) -> None:
     for scenario in scenarios:
         measured: dict[str, Measurement] = {}
-        for label, server in servers.items():
-            _progress(f"{scenario.name}: {label} (signing {args.publish_count} updates)")
-            publisher = Publisher(
-                server, f"{PUBLISH_GUN}-{len(results.rows)}", server.tls.client_context()
-            )
-            publisher.prepare(PUBLISH_WARMUP + args.publish_count)
-            measured[label] = run_publishes(
-                publisher,
-                warmup=PUBLISH_WARMUP,
-                count=args.publish_count,
-                max_seconds=args.publish_max_seconds,
-            )
-        results.rows.append(Row(scenario, measured["ours"], measured["go"]))
+        for label in ("ours", scenario.against):
+            _progress(f"{scenario.name}: {label} (signing the updates first)")
+            gun = f"{PUBLISH_GUN}-{len(results.rows)}"
+            measured[label] = _publish_once(args, scenario, servers[label], gun)
+        results.rows.append(Row(scenario, measured["ours"], measured[scenario.against]))
 
 
 def _record_rss(results: Results, servers: dict[str, ServerProcess], moment: str) -> None:
-    for label, server in servers.items():
-        results.rss_kib[label][moment] = server.rss_kib()
+    for label in results.rss_kib:
+        results.rss_kib[label][moment] = servers[label].rss_kib()
 
 
 def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
@@ -238,14 +295,20 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
     scenarios = select(smoke=args.smoke, names=args.scenario)
     results = Results(meta=_meta(args, scenarios))
     gets = [s for s in scenarios if s.kind == "get"]
-    publishes = [s for s in scenarios if s.kind == "publish"]
+    publishes = [s for s in scenarios if s.kind != "get"]
+    go_memory = any(s.against == "go_memory" for s in scenarios)
     with contextlib.ExitStack() as stack:
-        servers = _start_servers(stack, workdir, args.pg_dsn)
+        servers = _start_servers(stack, workdir, args.pg_dsn, args.workers, go_memory=go_memory)
         paths: dict[str, GetPaths] = {}
         for label, server in servers.items():
             _progress(f"seeding {label} with the notary CLI ({args.targets} targets)")
             seed_with_cli(server, workdir / f"cli-{label}", GET_GUN, targets=args.targets)
             paths[label] = resolve_get_paths(server, GET_GUN, server.tls.client_context())
+        scale = max((s.guns for s in gets), default=0)
+        if scale:
+            for label in ("ours", "go"):
+                _progress(f"copying the repository under {scale:,} GUNs for {label}")
+                seed_scale(servers[label], GET_GUN, scale)
         _record_rss(results, servers, "idle")
         if gets:
             _measure_gets(args, gets, servers, paths, results)

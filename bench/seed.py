@@ -147,17 +147,20 @@ class Publisher:
         body = https_get(self.server, f"/v2/{self.gun}/_trust/tuf/{role}.key", self.context)
         return PublicKey.from_dict(json.loads(body))
 
-    def prepare(self, count: int) -> None:
+    def prepare(self, count: int, *, initial_targets: int = 0) -> None:
         """Create the repository (root + targets v1), then pre-sign ``count`` updates.
 
         Update ``i`` adds target ``pub-i`` to ``targets`` (version ``i + 2``); signing
-        happens here so that only the upload is timed.
+        happens here so that only the upload is timed. ``initial_targets`` entries
+        are in the targets file from the start (a large repository).
         """
         builder = RepoBuilder(
             gun=self.gun,
             timestamp_key=self._server_key("timestamp"),
             snapshot_key=self._server_key("snapshot"),
         )
+        for index in range(initial_targets):
+            builder.add_target(f"base-{index:06d}", f"base artifact {index}".encode())
         first = builder.publish()
         assert ROOT in first
         self.post(*multipart_body(first))

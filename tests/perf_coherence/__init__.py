@@ -1,0 +1,1 @@
+"""Cache coherence across processes, replicas and workers (issue #8)."""

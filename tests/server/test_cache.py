@@ -1,0 +1,216 @@
+"""The metadata cache (issue #8): bounds, fills racing invalidations, ETag/304, coherence.
+
+The cross-process tests (replicas, workers, SQL deletes) are in
+``tests/perf_coherence``; here the cache, the reader's modes and the HTTP
+validators are checked in-process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import asyncpg
+import pytest
+
+from notary_server.cache import CachedFile, MetadataCache
+from notary_server.services.current import open_reader
+from notary_server.services.timestamp import serve_timestamp
+from notary_server.storage import NotFoundError
+from notary_server.storage.base import MetaUpdate
+from notary_server.storage.notify import PostgresChangeTracker
+from notary_server.storage.sqlite import open_sqlite
+from notary_tuf.rolenames import ROOT, TARGETS, TIMESTAMP
+from tests.server.helpers import GUN, AppClient, publish_new, tuf_url
+from tests.server.storage.conftest import postgres_admin_dsn, postgres_store, server_db_dsn
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from notary_server.storage.base import MetaStore
+    from notary_server.storage.memory import MemoryMetaStore
+    from notary_server.trust.local import LocalCryptoService
+
+__all__ = ["postgres_admin_dsn", "postgres_store", "server_db_dsn"]  # fixtures used here
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def file(data: bytes) -> CachedFile:
+    return CachedFile.of(NOW, data)
+
+
+# The cache itself
+
+
+def test_cached_file_headers() -> None:
+    cached = file(b"abc")
+    assert cached.etag == f'"{hashlib.sha256(b"abc").hexdigest()}"'
+    assert cached.last_modified == "Tue, 01 Jan 2030 00:00:00 UTC"
+
+
+def test_fill_after_an_invalidation_is_dropped() -> None:
+    cache = MetadataCache()
+    epoch = cache.epoch  # a reader starts reading the database ...
+    cache.invalidate("other")  # ... a change is announced meanwhile
+    cache.put_file(("gun", ROOT, "v1"), file(b"x"), epoch)
+    assert cache.get_file(("gun", ROOT, "v1")) is None
+    cache.put_file(("gun", ROOT, "v1"), file(b"x"), cache.epoch)
+    assert cache.get_file(("gun", ROOT, "v1")) is not None
+
+
+def test_invalidate_drops_exactly_one_gun() -> None:
+    cache = MetadataCache()
+    cache.put_file(("a", ROOT, "v1"), file(b"x"), cache.epoch)
+    cache.put_file(("ab", ROOT, "v1"), file(b"y"), cache.epoch)
+    cache.invalidate("a")
+    assert not cache.has_gun("a")
+    assert cache.has_gun("ab")
+    cache.flush()
+    assert len(cache) == 0
+    assert cache.size_bytes == 0
+
+
+def test_bounded_by_bytes_least_recently_used_first() -> None:
+    cache = MetadataCache(max_bytes=10_000)
+    for index in range(40):
+        cache.put_file(("gun", ROOT, f"v{index}"), file(b"x" * 1000), cache.epoch)
+        cache.get_file(("gun", ROOT, "v0"))  # keep v0 recently used
+    assert cache.size_bytes <= 10_000
+    assert cache.get_file(("gun", ROOT, "v0")) is not None
+    assert cache.get_file(("gun", ROOT, "v1")) is None
+    assert cache.get_file(("gun", ROOT, "v39")) is not None
+
+
+# ETag and conditional GET
+
+
+async def test_etag_and_conditional_get(client: AppClient) -> None:
+    await publish_new(client)
+    plain = await client.get(tuf_url(GUN, "timestamp.json"))
+    body = await plain.read()
+    etag = plain.headers["ETag"]
+    assert etag == f'"{hashlib.sha256(body).hexdigest()}"'
+    last_modified = plain.headers["Last-Modified"]
+    for headers in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"nope", W/{etag}'},
+        {"If-None-Match": "*"},
+        {"If-Modified-Since": last_modified},
+        {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},
+    ):
+        response = await client.get(tuf_url(GUN, "timestamp.json"), headers=headers)
+        assert response.status == 304, headers
+        assert await response.read() == b""
+        assert response.headers["ETag"] == etag
+        assert "max-age" in response.headers["Cache-Control"]
+    for headers in (
+        {"If-None-Match": '"nope"'},
+        {"If-None-Match": '"nope"', "If-Modified-Since": last_modified},  # ETag wins
+        {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        {"If-Modified-Since": "not a date"},
+    ):
+        response = await client.get(tuf_url(GUN, "timestamp.json"), headers=headers)
+        assert response.status == 200, headers
+        assert await response.read() == body
+
+
+async def test_conditional_get_by_checksum_and_version(client: AppClient) -> None:
+    published = await publish_new(client)
+    targets = published.parts[TARGETS]
+    etag = f'"{hashlib.sha256(targets).hexdigest()}"'
+    for name in (f"targets.{hashlib.sha256(targets).hexdigest()}.json", "1.targets.json"):
+        response = await client.get(tuf_url(GUN, name), headers={"If-None-Match": etag})
+        assert response.status == 304
+        response = await client.get(tuf_url(GUN, name))
+        assert response.status == 200
+        assert response.headers["ETag"] == etag
+        assert await response.read() == targets
+
+
+# The reader's modes
+
+
+async def test_validated_mode_follows_the_current_timestamp(
+    client: AppClient, memory_store: MemoryMetaStore
+) -> None:
+    published = await publish_new(client)
+    reader = await open_reader(memory_store)
+    assert reader.tracker is None
+    assert (await reader.current(GUN, TARGETS)).data == published.parts[TARGETS]
+    builder = published.builder
+    builder.add_target("second", b"2")
+    parts = builder.publish()
+    assert (await client.post(tuf_url(GUN), data=_form(parts))).status == 200
+    assert (await reader.current(GUN, TARGETS)).data == parts[TARGETS]
+    await memory_store.delete(GUN)
+    with pytest.raises(NotFoundError):
+        await reader.current(GUN, ROOT)
+
+
+async def test_expired_cached_timestamp_is_reissued(
+    client: AppClient, memory_store: MemoryMetaStore, crypto: LocalCryptoService
+) -> None:
+    await publish_new(client, server_snapshot=True)
+    reader = await open_reader(memory_store)
+    now = datetime.now(UTC)
+    served = await serve_timestamp(reader, crypto, GUN, now)
+    assert served is await serve_timestamp(reader, crypto, GUN, now)  # from the cache
+    later = now + timedelta(days=30)  # past the timestamp's expiry, not the root's
+    reissued = await serve_timestamp(reader, crypto, GUN, later)
+    assert reissued.data != served.data
+    assert (await memory_store.get_current(GUN, TIMESTAMP)).data == reissued.data
+
+
+async def test_sqlite_tracker_sees_another_connection_write(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite")
+    serving, writing = await open_sqlite(path), await open_sqlite(path)
+    try:
+        reader = await open_reader(serving)
+        assert reader.tracker is not None
+        await writing.update_many("g", [MetaUpdate(role=ROOT, version=1, data=b"r1")])
+        assert (await reader.by_version("g", ROOT, 1)).data == b"r1"
+        assert reader.cache.has_gun("g")
+        await writing.delete("g")  # another process deletes the GUN
+        with pytest.raises(NotFoundError):
+            await reader.by_version("g", ROOT, 1)
+        await serving.update_many("g", [MetaUpdate(role=ROOT, version=1, data=b"r2")])
+        assert (await reader.by_version("g", ROOT, 1)).data == b"r2"  # its own write too
+        await reader.close()
+    finally:
+        await serving.close()
+        await writing.close()
+
+
+async def test_postgres_listener_loss_disables_the_cache(
+    postgres_store: MetaStore, server_db_dsn: str
+) -> None:
+    reader = await open_reader(postgres_store)
+    tracker = reader.tracker
+    assert isinstance(tracker, PostgresChangeTracker)
+    try:
+        await postgres_store.update_many("g", [MetaUpdate(role=ROOT, version=1, data=b"r1")])
+        assert (await reader.by_version("g", ROOT, 1)).data == b"r1"
+        assert reader.cache.has_gun("g")
+        admin = await asyncpg.connect(server_db_dsn)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            # While nobody listens, a change must not be missed: the cache is off.
+            await admin.execute("DELETE FROM tuf_files WHERE gun = 'g'")
+        finally:
+            await admin.close()
+        with pytest.raises(NotFoundError):
+            await reader.by_version("g", ROOT, 1)
+        assert not reader.cache.has_gun("g")
+    finally:
+        await reader.close()
+
+
+def _form(parts: dict[str, bytes]) -> object:
+    from tests.server.helpers import multipart  # noqa: PLC0415
+
+    return multipart(parts)
