@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import notary_tuf
 from notary_proto import GO_NOTARY_VERSION
+from notary_server.admin.parser import add_admin_parser
 from notary_server.config import (
     ConfigError,
     ServerConfig,
     StorageConfig,
-    TLSConfig,
     TrustServiceConfig,
     load_config,
 )
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", "-config", type=Path, metavar="FILE", required=True, help="server-config.json"
     )
     migrate.set_defaults(handler=_migrate)
+    add_admin_parser(commands)  # operator tooling (ADR 0009)
     return parser
 
 
@@ -105,18 +106,26 @@ def _default_config() -> ServerConfig:
     )
 
 
-def _ssl_context(tls: TLSConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    if tls.client_ca_file is not None:
-        context.load_verify_locations(tls.client_ca_file)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+def _check_workers_port(config: ServerConfig) -> None:
+    """Several workers need a fixed port that nothing else holds.
+
+    Raises:
+        ConfigError: the port is 0.
+        OSError: the port is taken.
+    """
+    from notary_server.workers import check_port_free  # noqa: PLC0415
+
+    if config.port == 0:
+        raise ConfigError("server.workers: several workers need a fixed port")
+    check_port_free(config.host, config.port)
 
 
 def run(config_path: Path | None, *, log_format: str = "json") -> int:
     """Load the configuration, set up logging and serve until stopped.
+
+    With ``server.workers`` above 1 (beyond Go), this process supervises that
+    many worker processes serving the same port (:mod:`notary_server.workers`).
+    ``SIGHUP`` reloads the TLS certificate without dropping connections.
 
     Args:
         config_path: The configuration file; ``None`` for the embedded default.
@@ -125,32 +134,32 @@ def run(config_path: Path | None, *, log_format: str = "json") -> int:
     Returns:
         The process exit status.
     """
+    from notary_server.workers import make_ssl_context, serve, supervise  # noqa: PLC0415
+
     try:
         config = (
             load_config(config_path, os.environ) if config_path is not None else _default_config()
         )
-        ssl_context = _ssl_context(config.tls) if config.tls is not None else None
+        if config.tls is not None:
+            make_ssl_context(config.tls)  # report bad TLS files before serving
+        if config.workers > 1:
+            _check_workers_port(config)
     except (ConfigError, OSError, ssl.SSLError) as e:
         sys.stderr.write(f"{PROG}: {e}\n")
         return 2
     setup_logging(config.logging_level, log_format)
-    # Imported here, not at the top: --help and --version stay light, and
-    # importing this module pulls in neither aiohttp nor grpc.
-    from aiohttp import web  # noqa: PLC0415
-
-    from notary_server.app import create_app  # noqa: PLC0415
-
-    scheme = "https" if ssl_context is not None else "http"
-    logger.info("serving on %s://%s:%d", scheme, config.host or "0.0.0.0", config.port)  # noqa: S104
-    web.run_app(
-        create_app(config),
-        host=config.host or None,
-        port=config.port,
-        ssl_context=ssl_context,
-        print=None,
-        access_log=logging.getLogger("aiohttp.access"),
+    scheme = "https" if config.tls is not None else "http"
+    logger.info(
+        "serving on %s://%s:%d with %d worker process(es)",
+        scheme,
+        config.host or "0.0.0.0",  # noqa: S104 - only a log line
+        config.port,
+        config.workers,
     )
-    return 0
+    if config.workers == 1:
+        serve(config)
+        return 0
+    return supervise(lambda: serve(config, reuse_port=True), config.workers)
 
 
 def _migrate(args: argparse.Namespace) -> int:

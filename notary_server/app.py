@@ -6,7 +6,8 @@ only notices per request. Tests pass their own ``store``/``crypto``.
 
 Requests go through one catch-all aiohttp route to :func:`dispatch`, which
 applies Go's route table (:mod:`notary_server.routes`) with gorilla/mux's
-semantics, the GUN-prefix filter and the Cache-Control policy.
+semantics, the GUN-prefix filter, token auth (:mod:`notary_server.auth`) and
+the Cache-Control policy.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY, METRICS_KEY
+from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY, METRICS_KEY, READER_KEY
+from notary_server.auth import controller as auth
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
+from notary_server.maintenance import maintenance_ctx
 from notary_server.metrics import ServerMetrics
 from notary_server.middlewares import OPERATION_KEY, error_middleware
+from notary_server.requestlog import request_log_middleware
 from notary_server.routes import CATCH_ALL_METHODS, clean_path, match_route
+from notary_server.services.current import open_reader
 from notary_server.storage import StorageError, open_store
 from notary_server.trust.local import LocalCryptoService
 from notary_server.trust.remote import open_remote
@@ -84,6 +89,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     found = match_route(request.method, path)
     if found is None:
         if request.method in CATCH_ALL_METHODS:
+            if (denied := auth.check_request(request, "", ())) is not None:
+                return denied
             raise ApiError(ErrorCode.METADATA_NOT_FOUND)
         return web.Response(status=405)
     route, params = found
@@ -91,8 +98,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG_KEY]
     if route.prefix_error is not None and "gun" in params:
         _check_gun_prefix(params["gun"], config.gun_prefixes, route.prefix_error)
+    if route.authenticated:  # after the GUN-prefix filter, as Go's wrapper chain
+        denied = auth.check_request(request, params.get("gun", ""), route.actions)
+        if denied is not None:
+            return denied
     response = await route.handler(request, params)
-    if route.cache is not None and response.status == 200:  # noqa: PLR2004 - only 200s
+    if route.cache is not None and response.status in (200, 304):  # a 304 repeats them
         _cache_headers(response, route.cache, config.caching)
     return response
 
@@ -114,7 +125,9 @@ def create_app(
     Returns:
         The application, ready for ``web.run_app`` or a test client.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_UPLOAD_BYTES)
+    app = web.Application(
+        middlewares=[request_log_middleware, error_middleware], client_max_size=MAX_UPLOAD_BYTES
+    )
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = ServerMetrics()
 
@@ -143,8 +156,17 @@ def create_app(
         yield
         await service.close()
 
+    async def reader_ctx(app: web.Application) -> AsyncIterator[None]:
+        reader = await open_reader(app[METASTORE_KEY])  # the cache and its change tracker
+        app[READER_KEY] = reader
+        yield
+        await reader.close()
+
     app.cleanup_ctx.append(storage_ctx)
+    app.cleanup_ctx.append(reader_ctx)
     app.cleanup_ctx.append(trust_ctx)
+    app.cleanup_ctx.append(maintenance_ctx)  # re-signing, expiry gauges, retention (ADR 0009)
+    auth.install(app, config.auth)  # before the catch-all: the built-in issuer's route
     app.router.add_route("*", "/{path:.*}", dispatch)
     return app
 

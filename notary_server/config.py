@@ -14,20 +14,34 @@ resulting frozen :class:`ServerConfig`.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from notary_server.auth.certs import (
+    CertificateError,
+    IssuerError,
+    load_root_bundle,
+    load_signing_material,
+)
+from notary_server.auth.htpasswd import Htpasswd, HtpasswdError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from cryptography import x509
+
 __all__ = [
     "CachingConfig",
     "ConfigError",
+    "MaintenanceConfig",
     "ServerConfig",
     "StorageConfig",
     "TLSConfig",
+    "TokenAuthConfig",
     "TrustServiceConfig",
     "load_config",
     "parse_address",
@@ -40,6 +54,10 @@ KEY_ALGORITHMS: Final = ("ecdsa", "ed25519", "rsa")
 MAX_CACHE_AGE: Final = 31_536_000
 DEFAULT_CURRENT_MAX_AGE: Final = 300
 DEFAULT_CONSISTENT_MAX_AGE: Final = 2_592_000
+MAX_WORKERS: Final = 64
+DEFAULT_TOKEN_TTL: Final = 300
+MAX_TOKEN_TTL: Final = 86_400
+_RESERVED_PATHS: Final = ("/v2", "/_notary_server/health", "/metrics")
 
 
 class ConfigError(Exception):
@@ -85,6 +103,58 @@ class CachingConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TokenAuthConfig:
+    """``auth.options`` for ``auth.type`` "token" (Go's docker/distribution token auth).
+
+    ``htpasswd``, ``issuer_key`` and ``issuer_cert`` (all or none) enable the
+    built-in token issuer at :attr:`issuer_path` (beyond Go, ADR 0008).
+    """
+
+    realm: str
+    service: str
+    issuer: str
+    root_cert_bundle: Path
+    autoredirect: bool = False
+    htpasswd: Path | None = None
+    issuer_key: Path | None = None
+    issuer_cert: Path | None = None
+    token_ttl: int = DEFAULT_TOKEN_TTL
+
+    @property
+    def builtin_issuer(self) -> bool:
+        """Whether this server also issues tokens."""
+        return self.htpasswd is not None
+
+    @property
+    def issuer_path(self) -> str:
+        """The built-in issuer's path: the realm's (``/auth/token`` with autoredirect)."""
+        return "/auth/token" if self.autoredirect else urlsplit(self.realm).path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaintenanceConfig:
+    """Beyond Go: the background re-signing, retention and expiry scans (ADR 0009).
+
+    Keys: ``resign.enabled`` (default true), ``resign.interval`` (seconds
+    between scans, default 3600), ``resign.remaining_fraction`` (re-sign when
+    less than this share of the default lifetime remains, default 1/3),
+    ``expiry.window_days`` (what the expiry gauges count, default 30),
+    ``retention.enabled`` (default false), ``retention.interval`` (default
+    86400), ``retention.keep_versions`` (default 10), ``retention.keep_days``
+    (default 30).
+    """
+
+    resign_enabled: bool = True
+    resign_interval: float = 3600.0
+    remaining_fraction: float = 1 / 3
+    expiry_window_days: float = 30.0
+    retention_enabled: bool = False
+    retention_interval: float = 86400.0
+    keep_versions: int = 10
+    keep_days: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:
     """The whole server configuration."""
 
@@ -96,6 +166,11 @@ class ServerConfig:
     caching: CachingConfig = field(default_factory=CachingConfig)
     gun_prefixes: tuple[str, ...] = ()
     logging_level: str = "error"
+    auth: TokenAuthConfig | None = None
+    workers: int = 1
+    """``server.workers`` (beyond Go): processes serving the port (SO_REUSEPORT)."""
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    """``resign``, ``retention``, ``expiry`` (beyond Go): background maintenance."""
 
 
 class _Reader:
@@ -259,6 +334,140 @@ def _gun_prefixes(reader: _Reader) -> tuple[str, ...]:
     return prefixes
 
 
+def _auth_flag(reader: _Reader, key: str) -> bool:
+    value = reader.get(key)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):  # an environment override
+        return value.lower() == "true"
+    raise ConfigError(f"{key}: token auth requires a valid option bool")
+
+
+def _auth(reader: _Reader) -> TokenAuthConfig | None:
+    """``auth``: token auth when ``auth.type`` is "token"; any other type is no auth (as Go)."""
+    if reader.string("auth.type") != "token":
+        return None
+    options = reader.get("auth.options")
+    if options is not None and not isinstance(options, dict):
+        raise ConfigError("auth.options: must be a map")
+    values: dict[str, str] = {}
+    for name in ("realm", "issuer", "service", "rootcertbundle"):
+        value = reader.get(f"auth.options.{name}")
+        if not isinstance(value, str):
+            raise ConfigError(f"auth.options.{name}: token auth requires a valid option string")
+        values[name] = value
+    bundle = reader.path("auth.options.rootcertbundle")
+    if bundle is None:
+        raise ConfigError("auth.options.rootcertbundle: token auth requires a certificate bundle")
+    try:
+        roots = load_root_bundle(bundle)
+    except CertificateError as e:
+        raise ConfigError(f"auth.options.rootcertbundle: {e}") from e
+    config = TokenAuthConfig(
+        realm=values["realm"],
+        service=values["service"],
+        issuer=values["issuer"],
+        root_cert_bundle=bundle,
+        autoredirect=_auth_flag(reader, "auth.options.autoredirect"),
+        htpasswd=reader.path("auth.options.htpasswd"),
+        issuer_key=reader.path("auth.options.issuer_key"),
+        issuer_cert=reader.path("auth.options.issuer_cert"),
+        token_ttl=reader.integer("auth.options.token_ttl", DEFAULT_TOKEN_TTL),
+    )
+    _check_builtin_issuer(config, roots)
+    return config
+
+
+def _check_builtin_issuer(config: TokenAuthConfig, roots: tuple[x509.Certificate, ...]) -> None:
+    htpasswd, key, cert = config.htpasswd, config.issuer_key, config.issuer_cert
+    if htpasswd is None and key is None and cert is None:
+        return
+    if htpasswd is None or key is None or cert is None:
+        raise ConfigError(
+            "auth.options.htpasswd, issuer_key, issuer_cert: the built-in issuer needs all three"
+        )
+    if not 1 <= config.token_ttl <= MAX_TOKEN_TTL:
+        raise ConfigError(f"auth.options.token_ttl: must be between 1 and {MAX_TOKEN_TTL} seconds")
+    path = config.issuer_path
+    if not path.startswith("/") or path.startswith(_RESERVED_PATHS):
+        raise ConfigError(f"auth.options.realm: the built-in issuer cannot serve on {path!r}")
+    try:
+        Htpasswd.load(htpasswd)
+    except HtpasswdError as e:
+        raise ConfigError(f"auth.options.htpasswd: {e}") from e
+    try:
+        load_signing_material(key, cert, roots)
+    except IssuerError as e:
+        raise ConfigError(f"auth.options.issuer_cert: {e}") from e
+
+
+def _workers(reader: _Reader, backend: str, trust_type: str) -> int:
+    """``server.workers``: a count, or ``"auto"``/0 for one per usable CPU (default 1).
+
+    Beyond Go (one process, all cores): each worker is a process with its own
+    event loop and cache, all accepting on the same port. The memory backend
+    cannot be shared between processes, and the local trust service keeps its
+    keys in process memory, so either allows one worker only.
+    """
+    value = reader.get("server.workers")
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        count = 0
+    else:
+        count = reader.integer("server.workers", 1)
+    if count == 0:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if not 1 <= count <= MAX_WORKERS:
+        raise ConfigError(f"server.workers: must be between 1 and {MAX_WORKERS}, or auto")
+    if count > 1 and backend == "memory":
+        raise ConfigError("server.workers: the memory backend serves from one process only")
+    if count > 1 and trust_type == "local":
+        # Each process would make its own in-memory keys for the same GUN.
+        raise ConfigError('server.workers: several workers need trust_service.type "remote"')
+    return count
+
+
+def _boolean(reader: _Reader, key: str, *, default: bool) -> bool:
+    value = reader.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise ConfigError(f"{key}: expected true or false")
+
+
+def _number(reader: _Reader, key: str, default: float, *, minimum: float) -> float:
+    value = reader.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{key}: expected a number, got {value!r}") from e
+    if number < minimum:
+        raise ConfigError(f"{key}: must be at least {minimum:g}")
+    return number
+
+
+def _maintenance(reader: _Reader) -> MaintenanceConfig:
+    fraction = _number(reader, "resign.remaining_fraction", 1 / 3, minimum=0.0)
+    if fraction >= 1:
+        raise ConfigError("resign.remaining_fraction: must be below 1")
+    return MaintenanceConfig(
+        resign_enabled=_boolean(reader, "resign.enabled", default=True),
+        resign_interval=_number(reader, "resign.interval", 3600.0, minimum=0.1),
+        remaining_fraction=fraction,
+        expiry_window_days=_number(reader, "expiry.window_days", 30.0, minimum=0.0),
+        retention_enabled=_boolean(reader, "retention.enabled", default=False),
+        retention_interval=_number(reader, "retention.interval", 86400.0, minimum=0.1),
+        keep_versions=int(_number(reader, "retention.keep_versions", 10, minimum=1)),
+        keep_days=_number(reader, "retention.keep_days", 30.0, minimum=0.0),
+    )
+
+
 def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
     """Read and check ``server-config.json``.
 
@@ -280,16 +489,18 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
     if not address:
         raise ConfigError("server.http_addr: required")
     host, port = parse_address(address)
-    if reader.string("auth.type") == "token":
-        # Serving without the auth the operator asked for would be worse than not starting.
-        raise ConfigError("auth.type: token authentication is not supported yet")
+    storage = _storage(reader)
+    trust_service = _trust_service(reader)
     return ServerConfig(
         host=host,
         port=port,
         tls=_tls(reader),
-        trust_service=_trust_service(reader),
-        storage=_storage(reader),
+        trust_service=trust_service,
+        storage=storage,
         caching=_caching(reader),
         gun_prefixes=_gun_prefixes(reader),
         logging_level=reader.string("logging.level", "error"),
+        auth=_auth(reader),
+        workers=_workers(reader, storage.backend, trust_service.type),
+        maintenance=_maintenance(reader),
     )

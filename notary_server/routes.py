@@ -45,7 +45,8 @@ class Route:
         handler: the coroutine that serves it.
         cache: which Cache-Control policy applies to its 200s, if any.
         prefix_error: the error for a GUN outside ``gun_prefixes`` (None: not filtered).
-        actions: the token-auth actions the route requires (used once auth exists).
+        actions: the token-auth actions the route requires (Go ``permissionsRequired``).
+        authenticated: whether token auth applies (Go wraps all but health and metrics).
     """
 
     operation: str
@@ -55,6 +56,7 @@ class Route:
     cache: CacheKind | None = None
     prefix_error: ErrorCode | None = None
     actions: tuple[str, ...] = ()
+    authenticated: bool = True
 
 
 def _route(
@@ -66,6 +68,7 @@ def _route(
     cache: CacheKind | None = None,
     prefix_error: ErrorCode | None = None,
     actions: tuple[str, ...] = (),
+    authenticated: bool = True,
 ) -> Route:
     return Route(
         operation=operation,
@@ -75,6 +78,7 @@ def _route(
         cache=cache,
         prefix_error=prefix_error,
         actions=actions,
+        authenticated=authenticated,
     )
 
 
@@ -158,8 +162,8 @@ ROUTES: Final = (
         prefix_error=_NOT_FOUND,
         actions=("*",),
     ),
-    _route("", "GET", "/_notary_server/health", health.health),
-    _route("", "GET", "/metrics", health.metrics),
+    _route("", "GET", "/_notary_server/health", health.health, authenticated=False),
+    _route("", "GET", "/metrics", health.metrics, authenticated=False),
 )
 
 CATCH_ALL_METHODS: Final = frozenset({"GET", "POST", "PUT", "HEAD", "DELETE"})

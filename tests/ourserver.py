@@ -28,6 +28,7 @@ from tests.gotools import GoToolError, NotaryServerProcess
 from tests.pg import admin_dsn, create_database, drop_database, require_postgres
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 __all__ = ["MIGRATE_TIMEOUT", "OurNotaryServer", "StorageKind"]
@@ -57,8 +58,12 @@ class OurNotaryServer(NotaryServerProcess):
         tls: bool = True,
         log_level: str = "info",
         startup_timeout: float = 30.0,
+        extra_config: Mapping[str, Any] | None = None,
     ) -> None:
         """Prepare (but do not start) a server whose files live under ``workdir``.
+
+        ``extra_config`` is merged into the top level of the configuration (e.g.
+        ``{"auth": {...}}``), as :class:`tests.gotools.GoNotaryServer` does.
 
         Raises:
             ValueError: ``storage`` is not one of the three backends.
@@ -70,6 +75,7 @@ class OurNotaryServer(NotaryServerProcess):
         self.db_url = db_url
         self.tls = tls
         self.log_level = log_level
+        self.extra_config: dict[str, Any] = dict(extra_config or {})
         self.log_path = workdir / "notary-server-py.log"
         self._owned_database: str | None = None
         self._admin_dsn: str | None = None
@@ -103,6 +109,7 @@ class OurNotaryServer(NotaryServerProcess):
             "logging": {"level": self.log_level},
             "storage": self._storage_section(),
         }
+        config.update(self.extra_config)
         self.config_path.write_text(json.dumps(config, indent=2))
 
     def _command(self) -> list[str]:

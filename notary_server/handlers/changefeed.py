@@ -5,6 +5,7 @@ Query parameters as Go parses them: ``records`` is required in practice (a
 ``change_id`` is optional (a 32-bit integer, default 0; negative reads backwards
 from the newest record). Records use Go's field names as keys and ``ID`` is a
 string.
+Records written with an actor (migration 0004) carry one extra key, ``Actor``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _parse_int32(text: str) -> int:
 
 
 def _record(change: Change) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "ID": str(change.id),
         "CreatedAt": format_go_time(change.created_at),
         "GUN": change.gun,
@@ -54,6 +55,11 @@ def _record(change: Change) -> dict[str, Any]:
         "SHA256": change.sha256,
         "Category": change.category,
     }
+    if change.actor is not None:
+        # Beyond Go (ADR 0009): who published or deleted. Go's clients decode
+        # into a struct and ignore unknown keys; the client address is not shown.
+        record["Actor"] = change.actor
+    return record
 
 
 async def changefeed(request: web.Request, params: Mapping[str, str]) -> web.StreamResponse:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY
+from notary_server.handlers.audit import request_audit
 from notary_server.services import keys as key_service
 from notary_tuf.encoding import encode_base64
 
@@ -47,5 +48,8 @@ async def rotate_key(request: web.Request, params: Mapping[str, str]) -> web.Str
         params["gun"],
         params["tufRole"],
         request.app[CONFIG_KEY].trust_service.key_algorithm,
+    )
+    await key_service.record_rotation(
+        request.app[METASTORE_KEY], params["gun"], params["tufRole"], key, request_audit(request)
     )
     return web.Response(body=key_json(key), content_type="text/plain", charset="utf-8")

@@ -6,23 +6,31 @@ snapshot names. So a reader never mixes files from different updates, even
 while another update is being written.
 
 Unlike Go, a role the snapshot does not name is simply not found (Go's SQL
-stores answer 500), and nothing is cached here yet.
+stores answer 500).
+
+:class:`MetadataReader` serves the GET routes through the in-process cache
+(:mod:`notary_server.cache`), coherent with the database through a change
+tracker (:mod:`notary_server.storage.notify`); :func:`get_current` is the
+uncached read, used by updates and as the fallback.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from notary_server.cache import CachedFile, Chain, MetadataCache
 from notary_server.storage import NotFoundError, StorageError
+from notary_server.storage.notify import open_tracker
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.rolenames import SNAPSHOT, TIMESTAMP
 from notary_tuf.signed import Metadata
 
 if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore, StoredMeta
+    from notary_server.storage.notify import ChangeTracker
     from notary_tuf.models import Snapshot, Timestamp
 
-__all__ = ["get_current", "parse_stored"]
+__all__ = ["MetadataReader", "get_current", "open_reader", "parse_stored"]
 
 
 def parse_stored(role: str, stored: StoredMeta) -> Metadata[Any]:
@@ -61,3 +69,150 @@ async def get_current(store: MetaStore, gun: str, role: str) -> StoredMeta:
         return snapshot_row
     snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
     return await store.get_checksum(gun, role, _named_checksum(snapshot, role))
+
+
+class MetadataReader:
+    """Reads metadata files for the GET routes through a :class:`MetadataCache`.
+
+    Three modes, chosen by what the store can tell about changes:
+
+    * **tracked** (a :class:`ChangeTracker`: PostgreSQL with migration 0003,
+      SQLite): current chains and immutable files are served from the cache
+      after :meth:`ChangeTracker.sync` confirmed that every change committed
+      before the request has been applied. While the tracker is unavailable
+      (listener connection lost), everything is read from the database.
+    * **validated** (no tracker: memory, or PostgreSQL without the trigger):
+      the current timestamp row is read on every request and a cached chain is
+      used only if it was built from those very bytes; immutable files are
+      read from the store.
+
+    A chain (timestamp, the snapshot it names, the checksums that snapshot
+    names) is built from one consistent read and replaced as a unit.
+    """
+
+    def __init__(
+        self, store: MetaStore, cache: MetadataCache, tracker: ChangeTracker | None
+    ) -> None:
+        """Read ``store`` through ``cache``, kept coherent by ``tracker`` (None: validated)."""
+        self.store = store
+        self.cache = cache
+        self.tracker = tracker
+
+    async def close(self) -> None:
+        """Stop tracking changes."""
+        if self.tracker is not None:
+            await self.tracker.close()
+
+    async def chain(self, gun: str) -> Chain | None:
+        """The GUN's current chain; ``None`` when it cannot be used (read uncached instead).
+
+        Raises:
+            NotFoundError: the repository has no timestamp, or the snapshot it names.
+            StorageError: the store failed or holds unparsable files.
+        """
+        tracker = self.tracker
+        if tracker is None:
+            row = await self.store.get_current(gun, TIMESTAMP)
+            chain = self.cache.get_chain(gun)
+            if chain is not None and chain.timestamp.data == row.data:
+                return chain
+            return await self._load_chain(gun, row, self.cache.epoch)
+        if not tracker.available:
+            return None
+        if self.cache.has_gun(gun):
+            if not await tracker.sync():
+                return None
+            chain = self.cache.get_chain(gun)
+            if chain is not None:
+                return chain
+        epoch = self.cache.epoch
+        return await self._load_chain(gun, await self.store.get_current(gun, TIMESTAMP), epoch)
+
+    async def _load_chain(self, gun: str, row: StoredMeta, epoch: int) -> Chain:
+        timestamp: Metadata[Timestamp] = parse_stored(TIMESTAMP, row)
+        snapshot_row = await self.store.get_checksum(
+            gun, SNAPSHOT, _named_checksum(timestamp, SNAPSHOT)
+        )
+        snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
+        checksums = {}
+        for role, meta in snapshot.signed.meta.items():
+            checksum = meta.sha256_hex
+            if checksum is not None:
+                checksums[role] = checksum
+        chain = Chain(
+            timestamp=CachedFile.of(row.created, row.data),
+            timestamp_expires=timestamp.signed.expires,
+            snapshot=CachedFile.of(snapshot_row.created, snapshot_row.data),
+            snapshot_expires=snapshot.signed.expires,
+            checksums=checksums,
+        )
+        if self.tracker is None or self.tracker.available:
+            self.cache.put_chain(gun, chain, epoch)
+        return chain
+
+    async def current(self, gun: str, role: str) -> CachedFile:
+        """The current version of a role other than timestamp and snapshot (no re-issue).
+
+        Raises:
+            NotFoundError: the repository or the role does not exist.
+            StorageError: the store failed or holds unparsable files.
+        """
+        chain = await self.chain(gun)
+        if chain is None:
+            stored = await get_current(self.store, gun, role)
+            return CachedFile.of(stored.created, stored.data)
+        if role == TIMESTAMP:
+            return chain.timestamp
+        if role == SNAPSHOT:
+            return chain.snapshot
+        checksum = chain.checksums.get(role)
+        if checksum is None:
+            raise NotFoundError(f"{role} is not named by the current snapshot")
+        # The chain came from the cache after a sync, or from the database: no second sync.
+        return await self._immutable(gun, role, "c" + checksum, synced=True)
+
+    async def by_checksum(self, gun: str, role: str, checksum: str) -> CachedFile:
+        """The version of a role whose SHA-256 is ``checksum`` (lowercase hex).
+
+        Raises:
+            NotFoundError: no such file.
+            StorageError: the store failed.
+        """
+        return await self._immutable(gun, role, "c" + checksum, synced=False)
+
+    async def by_version(self, gun: str, role: str, version: int) -> CachedFile:
+        """A given version of a role.
+
+        Raises:
+            NotFoundError: no such version.
+            StorageError: the store failed.
+        """
+        return await self._immutable(gun, role, f"v{version}", synced=False)
+
+    async def _immutable(self, gun: str, role: str, which: str, *, synced: bool) -> CachedFile:
+        tracker = self.tracker
+        key = (gun, role, which)
+        if tracker is not None and tracker.available:
+            found = self.cache.get_file(key)
+            if found is not None:
+                if synced or await tracker.sync():
+                    found = self.cache.get_file(key)  # the sync may have dropped it
+                    if found is not None:
+                        return found
+                else:
+                    tracker = None  # coherence lost: read the store, do not fill
+        epoch = self.cache.epoch
+        if which[0] == "c":
+            stored = await self.store.get_checksum(gun, role, which[1:])
+        else:
+            stored = await self.store.get_version(gun, role, int(which[1:]))
+        file = CachedFile.of(stored.created, stored.data)
+        if tracker is not None and tracker.available:
+            self.cache.put_file(key, file, epoch)
+        return file
+
+
+async def open_reader(store: MetaStore) -> MetadataReader:
+    """Build the reader for ``store``, with a change tracker when the store has one."""
+    cache = MetadataCache()
+    return MetadataReader(store, cache, await open_tracker(store, cache))

@@ -7,7 +7,9 @@ expired timestamp, or one that no longer names the snapshot, is re-issued; both
 are stored atomically before they are served.
 
 Beyond Go: when a concurrent request stored the refreshed files first (a version
-conflict), its files are served instead of failing with a 500.
+conflict), its files are served instead of failing with a 500; and GETs are
+served from the cached chain (:func:`serve_timestamp`, :func:`serve_snapshot`)
+while it is fresh, the expiry being checked on every request.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from notary_server.cache import CachedFile
 from notary_server.services.current import get_current, parse_stored
 from notary_server.services.updates import issue_timestamp
 from notary_server.storage import OldVersionError, StorageError
@@ -31,11 +34,18 @@ from notary_tuf.validation import MetaUpdate
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from notary_server.services.current import MetadataReader
     from notary_server.storage.base import MetaStore
     from notary_server.trust.base import CryptoService
     from notary_tuf.models import Root, Snapshot, Timestamp
 
-__all__ = ["RefreshError", "get_current_snapshot", "get_or_create_timestamp"]
+__all__ = [
+    "RefreshError",
+    "get_current_snapshot",
+    "get_or_create_timestamp",
+    "serve_snapshot",
+    "serve_timestamp",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -138,3 +148,37 @@ async def get_current_snapshot(
     if checksum is None:  # pragma: no cover - checked while refreshing
         raise StorageError(f"{gun}: the current timestamp names no snapshot sha256")
     return await store.get_checksum(gun, SNAPSHOT, checksum)
+
+
+async def serve_timestamp(
+    reader: MetadataReader, crypto: CryptoService, gun: str, now: datetime
+) -> CachedFile:
+    """The current timestamp for a GET: from the cached chain while it is fresh.
+
+    An expired timestamp or snapshot (checked on every request, cached or not)
+    goes through :func:`get_or_create_timestamp`, which re-issues and stores
+    them; the store's change notification then replaces the cached chain.
+
+    Raises:
+        NotFoundError, RefreshError, StorageError: see :func:`get_or_create_timestamp`.
+    """
+    chain = await reader.chain(gun)
+    if chain is not None and not chain.expired(now):
+        return chain.timestamp
+    stored = await get_or_create_timestamp(reader.store, crypto, gun, now)
+    return CachedFile.of(stored.created, stored.data)
+
+
+async def serve_snapshot(
+    reader: MetadataReader, crypto: CryptoService, gun: str, now: datetime
+) -> CachedFile:
+    """The current snapshot for a GET (see :func:`serve_timestamp`).
+
+    Raises:
+        NotFoundError, RefreshError, StorageError: see :func:`get_current_snapshot`.
+    """
+    chain = await reader.chain(gun)
+    if chain is not None and not chain.expired(now):
+        return chain.snapshot
+    stored = await get_current_snapshot(reader.store, crypto, gun, now)
+    return CachedFile.of(stored.created, stored.data)

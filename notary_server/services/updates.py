@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.base import Audit, MetaStore
     from notary_server.trust.base import CryptoService
     from notary_tuf.models import Root, Snapshot, Timestamp
 
@@ -121,6 +121,7 @@ async def apply_update(
     gun: str,
     uploads: Mapping[str, bytes],
     now: datetime,
+    audit: Audit | None = None,
 ) -> list[MetaUpdate]:
     """Validate an upload and store it with a new snapshot (if server-managed) and timestamp.
 
@@ -130,6 +131,7 @@ async def apply_update(
         gun: the repository.
         uploads: role name → uploaded bytes (an uploaded timestamp is ignored).
         now: the time of the update.
+        audit: who asked, recorded with the changefeed record.
 
     Returns:
         Everything stored, in order.
@@ -165,7 +167,7 @@ async def apply_update(
             now=now,
         )
     )
-    await store.update_many(gun, updates)
+    await store.update_many(gun, updates, audit=audit)
     timestamp = updates[-1]
     logger.info("updated %s: timestamp version %d", gun, timestamp.version)
     return updates

@@ -11,13 +11,22 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from notary_server.storage import StorageError
 from notary_tuf.validation import MetaUpdate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-__all__ = ["Change", "MetaStore", "MetaUpdate", "StoredMeta"]
+__all__ = [
+    "Audit",
+    "AuditEvent",
+    "Change",
+    "FileInfo",
+    "MetaStore",
+    "MetaUpdate",
+    "StoredMeta",
+]
 
 UPDATE_CATEGORY = "update"
 DELETION_CATEGORY = "deletion"
@@ -47,6 +56,8 @@ class Change:
         version: the timestamp version published (0 for a deletion).
         sha256: the timestamp's checksum ("" for a deletion).
         category: ``update`` or ``deletion``.
+        actor: who caused it (beyond Go; None when not recorded).
+        client_addr: from where (beyond Go; None when not recorded).
     """
 
     id: int
@@ -55,6 +66,65 @@ class Change:
     version: int
     sha256: str
     category: str
+    actor: str | None = None
+    client_addr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """Who asked for a write, recorded beside it (beyond Go, migration 0004).
+
+    Attributes:
+        actor: the token subject, ``anonymous``, or ``admin:<user>`` for the CLI.
+        client_addr: the client's address, or None when there is none.
+    """
+
+    actor: str
+    client_addr: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileInfo:
+    """One stored file, without its bytes (for listings and retention).
+
+    Attributes:
+        gun: the repository.
+        role: the role.
+        version: its version.
+        sha256: lowercase hex checksum of the bytes.
+        size: length of the bytes.
+        created: when it was stored (aware, UTC).
+    """
+
+    gun: str
+    role: str
+    version: int
+    sha256: str
+    size: int
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """One ``audit_log`` record: an action that is not a changefeed record.
+
+    Attributes:
+        id: position in the log (0 before it is stored).
+        created_at: when it happened (aware, UTC).
+        gun: the repository, or "" for actions on the whole store.
+        action: ``key-rotation``, ``purge``, ``gc``, ``import``.
+        detail: free text (role and key ID, counts).
+        actor: who did it.
+        client_addr: from where, if known.
+    """
+
+    id: int = 0
+    created_at: datetime
+    gun: str
+    action: str
+    detail: str
+    actor: str
+    client_addr: str | None = None
 
 
 class MetaStore(abc.ABC):
@@ -69,12 +139,15 @@ class MetaStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+    async def update_many(
+        self, gun: str, updates: Sequence[MetaUpdate], *, audit: Audit | None = None
+    ) -> None:
         """Add several files atomically: all of them or none.
 
         Several versions of one role may be added at once, as long as each is
         unique and above every stored version of that role. Each timestamp
-        added also appends an ``update`` record to the changefeed.
+        added also appends an ``update`` record to the changefeed, carrying
+        ``audit`` when the schema has the audit columns.
 
         Raises:
             OldVersionError: some update's version is not above the stored
@@ -107,11 +180,11 @@ class MetaStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def delete(self, gun: str) -> None:
+    async def delete(self, gun: str, *, audit: Audit | None = None) -> None:
         """Delete every file of the GUN (exactly this GUN, not a prefix of others).
 
-        If anything was deleted, a ``deletion`` record is appended to the
-        changefeed. Deleting a GUN that does not exist writes nothing and is
+        If anything was deleted, a ``deletion`` record (with ``audit``) is
+        appended to the changefeed. Deleting a GUN that does not exist writes nothing and is
         not an error.
         """
 
@@ -136,6 +209,51 @@ class MetaStore(abc.ABC):
         Raises:
             StorageError: the store is unusable.
         """
+
+    # Operator tooling (beyond Go). Concrete, so that a store without them
+    # still serves; the three backends implement them all.
+
+    async def list_guns(self) -> list[str]:
+        """Return every GUN with at least one stored file, sorted.
+
+        Raises:
+            StorageError: the store failed or does not support it.
+        """
+        raise StorageError(f"{type(self).__name__} cannot list repositories")
+
+    async def list_files(self, gun: str) -> list[FileInfo]:  # noqa: ARG002
+        """Return every stored file of the GUN without its bytes, by role then version.
+
+        Raises:
+            StorageError: the store failed or does not support it.
+        """
+        raise StorageError(f"{type(self).__name__} cannot list files")
+
+    async def delete_versions(self, gun: str, versions: Sequence[tuple[str, int]]) -> int:  # noqa: ARG002
+        """Delete the given (role, version) files of the GUN; no changefeed record.
+
+        Returns:
+            How many files were deleted (absent ones are skipped).
+
+        Raises:
+            StorageError: the store failed or does not support it.
+        """
+        raise StorageError(f"{type(self).__name__} cannot delete versions")
+
+    async def record_audit(self, event: AuditEvent) -> None:  # noqa: B027 - optional
+        """Append to the audit log; a schema without ``audit_log`` records nothing.
+
+        Raises:
+            StorageError: the store failed.
+        """
+
+    async def get_audit(self, gun: str, limit: int = 50) -> list[AuditEvent]:  # noqa: ARG002
+        """Return the newest ``limit`` audit records of the GUN, oldest first.
+
+        Raises:
+            StorageError: the store failed.
+        """
+        return []
 
     async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release connections and threads; the store is unusable afterwards."""

@@ -30,7 +30,10 @@ from notary_server.storage._common import (
 from notary_server.storage.base import (
     DELETION_CATEGORY,
     UPDATE_CATEGORY,
+    Audit,
+    AuditEvent,
     Change,
+    FileInfo,
     MetaStore,
     StoredMeta,
 )
@@ -64,6 +67,7 @@ class MemoryMetaStore(MetaStore):
         # (gun, role) -> rows sorted by version
         self._files: dict[tuple[str, str], list[_Row]] = {}
         self._changes: list[Change] = []
+        self._audit: list[AuditEvent] = []
         self._lock = asyncio.Lock()
 
     async def update_current(self, gun: str, update: MetaUpdate) -> None:
@@ -75,7 +79,9 @@ class MemoryMetaStore(MetaStore):
         """
         await self.update_many(gun, [update])
 
-    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+    async def update_many(
+        self, gun: str, updates: Sequence[MetaUpdate], *, audit: Audit | None = None
+    ) -> None:
         """Add several files atomically: all of them or none.
 
         Raises:
@@ -97,7 +103,9 @@ class MemoryMetaStore(MetaStore):
                 rows = self._files.setdefault((gun, update.role), [])
                 bisect.insort(rows, _Row(update.version, checksum, now, update.data), key=_version)
                 if update.role == TIMESTAMP_ROLE:
-                    self._append_change(gun, update.version, checksum, UPDATE_CATEGORY, now)
+                    self._append_change(
+                        gun, update.version, checksum, UPDATE_CATEGORY, now, audit=audit
+                    )
 
     async def get_current(self, gun: str, role: str) -> StoredMeta:
         """Return the highest version of a role.
@@ -132,14 +140,14 @@ class MemoryMetaStore(MetaStore):
                 return _stored(row)
         raise NotFoundError(f"no {role} version {version} for {gun}")
 
-    async def delete(self, gun: str) -> None:
+    async def delete(self, gun: str, *, audit: Audit | None = None) -> None:
         """Delete every file of exactly this GUN; record it if anything was deleted."""
         async with self._lock:
             keys = [key for key in self._files if key[0] == gun]
             for key in keys:
                 del self._files[key]
             if keys:
-                self._append_change(gun, 0, "", DELETION_CATEGORY, utcnow())
+                self._append_change(gun, 0, "", DELETION_CATEGORY, utcnow(), audit=audit)
 
     async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
         """Return changefeed records, oldest to newest (spec §1.2).
@@ -167,8 +175,68 @@ class MemoryMetaStore(MetaStore):
     async def check_health(self) -> None:
         """Always healthy: memory cannot become unreachable."""
 
+    async def list_guns(self) -> list[str]:
+        """Return every GUN with a stored file, sorted."""
+        return sorted({gun for gun, _ in self._files})
+
+    async def list_files(self, gun: str) -> list[FileInfo]:
+        """Return the GUN's files without bytes, by role then version."""
+        return [
+            FileInfo(
+                gun=gun,
+                role=role,
+                version=row.version,
+                sha256=row.checksum,
+                size=len(row.data),
+                created=row.created,
+            )
+            for (owner, role), rows in sorted(self._files.items())
+            if owner == gun
+            for row in rows
+        ]
+
+    async def delete_versions(self, gun: str, versions: Sequence[tuple[str, int]]) -> int:
+        """Delete the given (role, version) files; return how many went."""
+        wanted = set(versions)
+        deleted = 0
+        async with self._lock:
+            for role in {role for role, _ in wanted}:
+                rows = self._files.get((gun, role), [])
+                kept = [row for row in rows if (role, row.version) not in wanted]
+                deleted += len(rows) - len(kept)
+                if kept:
+                    self._files[(gun, role)] = kept
+                else:
+                    self._files.pop((gun, role), None)
+        return deleted
+
+    async def record_audit(self, event: AuditEvent) -> None:
+        """Append to the in-memory audit log."""
+        self._audit.append(
+            AuditEvent(
+                id=len(self._audit) + 1,
+                created_at=event.created_at,
+                gun=event.gun,
+                action=event.action,
+                detail=event.detail,
+                actor=event.actor,
+                client_addr=event.client_addr,
+            )
+        )
+
+    async def get_audit(self, gun: str, limit: int = 50) -> list[AuditEvent]:
+        """Return the newest ``limit`` audit records of the GUN, oldest first."""
+        return [event for event in self._audit if event.gun == gun][-limit:] if limit > 0 else []
+
     def _append_change(
-        self, gun: str, version: int, checksum: str, category: str, now: datetime
+        self,
+        gun: str,
+        version: int,
+        checksum: str,
+        category: str,
+        now: datetime,
+        *,
+        audit: Audit | None = None,
     ) -> None:
         self._changes.append(
             Change(
@@ -178,6 +246,8 @@ class MemoryMetaStore(MetaStore):
                 version=version,
                 sha256=checksum,
                 category=category,
+                actor=audit.actor if audit is not None else None,
+                client_addr=audit.client_addr if audit is not None else None,
             )
         )
 

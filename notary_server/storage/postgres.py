@@ -42,7 +42,10 @@ from notary_server.storage._common import (
 from notary_server.storage.base import (
     DELETION_CATEGORY,
     UPDATE_CATEGORY,
+    Audit,
+    AuditEvent,
     Change,
+    FileInfo,
     MetaStore,
     StoredMeta,
 )
@@ -95,17 +98,41 @@ ORDER BY id DESC LIMIT $2
 """
 _HEALTH: Final = "SELECT to_regclass('tuf_files') IS NOT NULL"
 
+# Operator tooling (beyond Go; the audit columns and table come with migration 0004).
+_HAS_AUDIT: Final = "SELECT to_regclass('audit_log') IS NOT NULL"
+_INSERT_CHANGE_AUDITED: Final = """
+INSERT INTO changefeed (created_at, gun, version, sha256, category, actor, client_addr)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+_CHANGE_AUDIT: Final = "SELECT id, actor, client_addr FROM changefeed WHERE id = ANY($1::integer[])"
+_LIST_GUNS: Final = "SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun"
+_LIST_FILES: Final = """
+SELECT role, version, sha256, octet_length(data), created_at FROM tuf_files
+WHERE gun = $1 AND deleted_at IS NULL ORDER BY role, version
+"""
+_DELETE_VERSION: Final = "DELETE FROM tuf_files WHERE gun = $1 AND role = $2 AND version = $3"
+_INSERT_AUDIT: Final = """
+INSERT INTO audit_log (created_at, gun, action, detail, actor, client_addr)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+_SELECT_AUDIT: Final = """
+SELECT id, created_at, gun, action, detail, actor, client_addr FROM audit_log
+WHERE gun = $1 ORDER BY id DESC LIMIT $2
+"""
+
 _CONNECTION_ERRORS: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-async def connect(dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresMetaStore:
+async def connect(dsn: str, *, min_size: int = 2, max_size: int = 20) -> PostgresMetaStore:
     """Open a connection pool to a migrated database.
 
     Args:
         dsn: a libpq URI, as in Go's ``storage.db_url``
             (``postgres://server@db:5432/notaryserver?sslmode=verify-full``).
         min_size: connections opened up front.
-        max_size: most connections held at once.
+        max_size: most connections held at once (one of them listens for
+            changes, see :mod:`notary_server.storage.notify`; 20 lets 16
+            concurrent publishes proceed without queueing for a connection).
 
     Raises:
         StorageError: the database cannot be reached.
@@ -123,6 +150,12 @@ class PostgresMetaStore(MetaStore):
     def __init__(self, pool: asyncpg.Pool) -> None:
         """Wrap an open pool, which the store then owns and closes."""
         self._pool = pool
+        self._audited: bool | None = None  # migration 0004 applied? (checked once)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The pool, for the change listener (:mod:`notary_server.storage.notify`)."""
+        return self._pool
 
     async def update_current(self, gun: str, update: MetaUpdate) -> None:
         """Add a new version of a role.
@@ -133,7 +166,9 @@ class PostgresMetaStore(MetaStore):
         """
         await self.update_many(gun, [update])
 
-    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+    async def update_many(
+        self, gun: str, updates: Sequence[MetaUpdate], *, audit: Audit | None = None
+    ) -> None:
         """Add several files in one transaction: all of them or none.
 
         Raises:
@@ -160,7 +195,7 @@ class PostgresMetaStore(MetaStore):
                 check_against_stored(updates, stored)
                 await conn.executemany(_INSERT_FILE, files)
                 if changes:
-                    await conn.executemany(_INSERT_CHANGE, changes)
+                    await self._insert_changes(conn, changes, audit)
         except asyncpg.UniqueViolationError as exc:
             raise OldVersionError(f"a concurrent update stored the same version: {exc}") from exc
         except _CONNECTION_ERRORS as exc:
@@ -195,7 +230,7 @@ class PostgresMetaStore(MetaStore):
             raise NotFoundError(f"no {role} version {version} for {gun}")
         return await self._get_one(_SELECT_VERSION, gun, role, version)
 
-    async def delete(self, gun: str) -> None:
+    async def delete(self, gun: str, *, audit: Audit | None = None) -> None:
         """Delete every file of exactly this GUN; record it if anything was deleted.
 
         Raises:
@@ -205,9 +240,8 @@ class PostgresMetaStore(MetaStore):
             async with self._pool.acquire() as conn, conn.transaction():
                 status = await conn.execute(_DELETE_GUN, gun)
                 if _affected(status):
-                    await conn.execute(
-                        _INSERT_CHANGE, _naive(utcnow()), gun, 0, "", DELETION_CATEGORY
-                    )
+                    change = (_naive(utcnow()), gun, 0, "", DELETION_CATEGORY)
+                    await self._insert_changes(conn, [change], audit)
         except _CONNECTION_ERRORS as exc:
             raise StorageError(f"deleting {gun} failed: {exc}") from exc
 
@@ -228,6 +262,7 @@ class PostgresMetaStore(MetaStore):
                 rows = await self._pool.fetch(_CHANGES_FORWARD, page.after, page.limit, gun)
         except _CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the changefeed failed: {exc}") from exc
+        audits = await self._change_audits([row[0] for row in rows])
         return [
             Change(
                 id=row[0],
@@ -236,6 +271,8 @@ class PostgresMetaStore(MetaStore):
                 version=row[3],
                 sha256=(row[4] or "").rstrip(" "),
                 category=row[5],
+                actor=audits.get(row[0], (None, None))[0],
+                client_addr=audits.get(row[0], (None, None))[1],
             )
             for row in rows
         ]
@@ -252,6 +289,128 @@ class PostgresMetaStore(MetaStore):
             raise StorageError(f"PostgreSQL is not available: {exc}") from exc
         if not present:
             raise StorageError("Cannot access table: tuf_files")
+
+    async def list_guns(self) -> list[str]:
+        """Return every GUN with a stored file, sorted.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        try:
+            return [row[0] for row in await self._pool.fetch(_LIST_GUNS)]
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"listing repositories failed: {exc}") from exc
+
+    async def list_files(self, gun: str) -> list[FileInfo]:
+        """Return the GUN's files without their bytes, by role then version.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        try:
+            rows = await self._pool.fetch(_LIST_FILES, gun)
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"listing files of {gun} failed: {exc}") from exc
+        return [
+            FileInfo(
+                gun=gun,
+                role=row[0],
+                version=row[1],
+                sha256=(row[2] or "").rstrip(" "),
+                size=row[3],
+                created=_aware(row[4]),
+            )
+            for row in rows
+        ]
+
+    async def delete_versions(self, gun: str, versions: Sequence[tuple[str, int]]) -> int:
+        """Delete the given (role, version) files in one transaction; return how many went.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        deleted = 0
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                for role, version in versions:
+                    deleted += _affected(await conn.execute(_DELETE_VERSION, gun, role, version))
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"deleting old versions of {gun} failed: {exc}") from exc
+        return deleted
+
+    async def record_audit(self, event: AuditEvent) -> None:
+        """Append to ``audit_log``; without migration 0004 nothing is recorded.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        try:
+            if not await self._has_audit():
+                return
+            await self._pool.execute(
+                _INSERT_AUDIT,
+                _naive(event.created_at),
+                event.gun,
+                event.action,
+                event.detail,
+                event.actor,
+                event.client_addr,
+            )
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"recording an audit event failed: {exc}") from exc
+
+    async def get_audit(self, gun: str, limit: int = 50) -> list[AuditEvent]:
+        """Return the newest ``limit`` audit records of the GUN, oldest first.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        try:
+            if not await self._has_audit():
+                return []
+            rows = await self._pool.fetch(_SELECT_AUDIT, gun, limit)
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"reading the audit log failed: {exc}") from exc
+        return [
+            AuditEvent(
+                id=row[0],
+                created_at=_aware(row[1]),
+                gun=row[2],
+                action=row[3],
+                detail=row[4],
+                actor=row[5],
+                client_addr=row[6],
+            )
+            for row in reversed(rows)
+        ]
+
+    async def _has_audit(self) -> bool:
+        # Only a positive answer is kept: migrating a running server's database
+        # starts the recording without a restart.
+        if not self._audited:
+            self._audited = bool(await self._pool.fetchval(_HAS_AUDIT))
+        return self._audited
+
+    async def _insert_changes(
+        self,
+        conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+        changes: list[tuple[datetime, str, int, str, str]],
+        audit: Audit | None,
+    ) -> None:
+        if audit is not None and await self._has_audit():
+            audited = [(*change, audit.actor, audit.client_addr) for change in changes]
+            await conn.executemany(_INSERT_CHANGE_AUDITED, audited)
+        else:
+            await conn.executemany(_INSERT_CHANGE, changes)
+
+    async def _change_audits(self, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+        if not ids or not await self._has_audit():
+            return {}
+        try:
+            rows = await self._pool.fetch(_CHANGE_AUDIT, ids)
+        except _CONNECTION_ERRORS as exc:
+            raise StorageError(f"reading the changefeed failed: {exc}") from exc
+        return {row[0]: (row[1], row[2]) for row in rows if row[1] is not None}
 
     async def close(self) -> None:
         """Close the pool, waiting for connections in use to be released."""

@@ -40,7 +40,10 @@ from notary_server.storage._sqlite_url import SqliteTarget, connect_sqlite, pars
 from notary_server.storage.base import (
     DELETION_CATEGORY,
     UPDATE_CATEGORY,
+    Audit,
+    AuditEvent,
     Change,
+    FileInfo,
     MetaStore,
     StoredMeta,
 )
@@ -91,6 +94,26 @@ ORDER BY id DESC LIMIT :limit
 _HAS_TABLE: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
 _COUNT_TABLES: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
 
+# Operator tooling (beyond Go; the audit columns and table come with migration 0004).
+_INSERT_CHANGE_AUDITED: Final = """
+INSERT INTO changefeed (created_at, gun, version, sha256, category, actor, client_addr)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+_LIST_GUNS: Final = "SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun"
+_LIST_FILES: Final = """
+SELECT role, version, sha256, length(data), created_at FROM tuf_files
+WHERE gun = ? AND deleted_at IS NULL ORDER BY role, version
+"""
+_DELETE_VERSION: Final = "DELETE FROM tuf_files WHERE gun = ? AND role = ? AND version = ?"
+_INSERT_AUDIT: Final = """
+INSERT INTO audit_log (created_at, gun, action, detail, actor, client_addr)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+_SELECT_AUDIT: Final = """
+SELECT id, created_at, gun, action, detail, actor, client_addr FROM audit_log
+WHERE gun = ? ORDER BY id DESC LIMIT ?
+"""
+
 # go-sqlite3's layouts: "2006-01-02 15:04:05.999999999-07:00" and relatives.
 _GO_TIME: Final = re.compile(
     r"(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?"
@@ -137,7 +160,9 @@ class SqliteMetaStore(MetaStore):
         """
         await self.update_many(gun, [update])
 
-    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+    async def update_many(
+        self, gun: str, updates: Sequence[MetaUpdate], *, audit: Audit | None = None
+    ) -> None:
         """Add several files in one transaction: all of them or none.
 
         Raises:
@@ -148,7 +173,7 @@ class SqliteMetaStore(MetaStore):
         """
         check_batch(updates)
         if updates:
-            await self._call(self._update_many, gun, list(updates))
+            await self._call(self._update_many, gun, list(updates), audit)
 
     async def get_current(self, gun: str, role: str) -> StoredMeta:
         """Return the highest version of a role.
@@ -179,13 +204,13 @@ class SqliteMetaStore(MetaStore):
             raise NotFoundError(f"no {role} version {version} for {gun}")
         return await self._call(self._get_one, _SELECT_VERSION, (gun, role, version))
 
-    async def delete(self, gun: str) -> None:
+    async def delete(self, gun: str, *, audit: Audit | None = None) -> None:
         """Delete every file of exactly this GUN; record it if anything was deleted.
 
         Raises:
             StorageError: the file is read-only, or the database failed.
         """
-        await self._call(self._delete, gun)
+        await self._call(self._delete, gun, audit)
 
     async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
         """Return changefeed records, oldest to newest (spec §1.2).
@@ -204,6 +229,7 @@ class SqliteMetaStore(MetaStore):
         else:
             params["after"] = page.after
             rows = await self._call(self._fetch_all, _CHANGES_FORWARD, params)
+        audits = await self._call(self._change_audits, [int(row[0]) for row in rows])
         return [
             Change(
                 id=int(row[0]),
@@ -212,6 +238,8 @@ class SqliteMetaStore(MetaStore):
                 version=int(row[3]),
                 sha256=str(row[4] or "").rstrip(" "),
                 category=str(row[5]),
+                actor=audits.get(int(row[0]), (None, None))[0],
+                client_addr=audits.get(int(row[0]), (None, None))[1],
             )
             for row in rows
         ]
@@ -224,6 +252,18 @@ class SqliteMetaStore(MetaStore):
         """
         if not await self._call(self._fetch_value, _HAS_TABLE, ("tuf_files",)):
             raise StorageError("Cannot access table: tuf_files")
+
+    async def change_token(self) -> tuple[int, int]:
+        """A value that changes whenever any connection commits a write to the file.
+
+        ``PRAGMA data_version`` moves with other connections' commits, the
+        connection's ``total_changes`` with its own; the cache's change
+        tracker (:mod:`notary_server.storage.notify`) compares successive values.
+
+        Raises:
+            StorageError: the store is closed or the database failed.
+        """
+        return await self._call(self._change_token)
 
     async def close(self) -> None:
         """Close the connection on its thread, then let the thread end."""
@@ -274,7 +314,7 @@ class SqliteMetaStore(MetaStore):
             self._conn.close()
             self._conn = None
 
-    def _update_many(self, gun: str, updates: list[MetaUpdate]) -> None:
+    def _update_many(self, gun: str, updates: list[MetaUpdate], audit: Audit | None) -> None:
         conn = self._connection()
         now = format_go_time(utcnow())
         conn.execute("BEGIN IMMEDIATE")
@@ -292,28 +332,146 @@ class SqliteMetaStore(MetaStore):
                     (now, now, gun, update.role, update.version, checksum, update.data),
                 )
                 if update.role == TIMESTAMP_ROLE:
-                    conn.execute(
-                        _INSERT_CHANGE, (now, gun, update.version, checksum, UPDATE_CATEGORY)
-                    )
+                    change = (now, gun, update.version, checksum, UPDATE_CATEGORY)
+                    self._insert_change(conn, change, audit)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.rollback()
             raise
 
-    def _delete(self, gun: str) -> None:
+    def _delete(self, gun: str, audit: Audit | None) -> None:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute(_DELETE_GUN, (gun,)).rowcount > 0:
-                conn.execute(
-                    _INSERT_CHANGE, (format_go_time(utcnow()), gun, 0, "", DELETION_CATEGORY)
-                )
+                change = (format_go_time(utcnow()), gun, 0, "", DELETION_CATEGORY)
+                self._insert_change(conn, change, audit)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.rollback()
             raise
+
+    async def list_guns(self) -> list[str]:
+        """Return every GUN with a stored file, sorted.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        return [str(row[0]) for row in await self._call(self._fetch_all, _LIST_GUNS, {})]
+
+    async def list_files(self, gun: str) -> list[FileInfo]:
+        """Return the GUN's files without their bytes, by role then version.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        rows = await self._call(self._fetch_all, _LIST_FILES, (gun,))
+        return [
+            FileInfo(
+                gun=gun,
+                role=str(row[0]),
+                version=int(row[1]),
+                sha256=str(row[2] or ""),
+                size=int(row[3] or 0),
+                created=parse_go_time(row[4]),
+            )
+            for row in rows
+        ]
+
+    async def delete_versions(self, gun: str, versions: Sequence[tuple[str, int]]) -> int:
+        """Delete the given (role, version) files in one transaction; return how many went.
+
+        Raises:
+            StorageError: the file is read-only, or the database failed.
+        """
+        return await self._call(self._delete_versions, gun, list(versions))
+
+    async def record_audit(self, event: AuditEvent) -> None:
+        """Append to ``audit_log``; without migration 0004 nothing is recorded.
+
+        Raises:
+            StorageError: the file is read-only, or the database failed.
+        """
+        await self._call(self._record_audit, event)
+
+    async def get_audit(self, gun: str, limit: int = 50) -> list[AuditEvent]:
+        """Return the newest ``limit`` audit records of the GUN, oldest first.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if not await self._call(self._has_audit):
+            return []
+        rows = await self._call(self._fetch_all, _SELECT_AUDIT, (gun, limit))
+        return [
+            AuditEvent(
+                id=int(row[0]),
+                created_at=parse_go_time(row[1]),
+                gun=str(row[2]),
+                action=str(row[3]),
+                detail=str(row[4]),
+                actor=str(row[5]),
+                client_addr=None if row[6] is None else str(row[6]),
+            )
+            for row in reversed(rows)
+        ]
+
+    def _has_audit(self) -> bool:
+        # Asked every time: on the worker thread it is one cheap catalogue read.
+        return bool(self._connection().execute(_HAS_TABLE, ("audit_log",)).fetchone()[0])
+
+    def _insert_change(
+        self, conn: sqlite3.Connection, change: tuple[object, ...], audit: Audit | None
+    ) -> None:
+        if audit is not None and self._has_audit():
+            conn.execute(_INSERT_CHANGE_AUDITED, (*change, audit.actor, audit.client_addr))
+        else:
+            conn.execute(_INSERT_CHANGE, change)
+
+    def _change_audits(self, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+        if not ids or not self._has_audit():
+            return {}
+        marks = ",".join("?" * len(ids))
+        query = f"SELECT id, actor, client_addr FROM changefeed WHERE id IN ({marks})"  # noqa: S608 - placeholders only
+        rows = self._connection().execute(query, ids).fetchall()
+        return {int(row[0]): (row[1], row[2]) for row in rows if row[1] is not None}
+
+    def _delete_versions(self, gun: str, versions: list[tuple[str, int]]) -> int:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = sum(
+                conn.execute(_DELETE_VERSION, (gun, role, version)).rowcount
+                for role, version in versions
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        return deleted
+
+    def _record_audit(self, event: AuditEvent) -> None:
+        if not self._has_audit():
+            return
+        self._connection().execute(
+            _INSERT_AUDIT,
+            (
+                format_go_time(event.created_at),
+                event.gun,
+                event.action,
+                event.detail,
+                event.actor,
+                event.client_addr,
+            ),
+        )
+
+    def _change_token(self) -> tuple[int, int]:
+        conn = self._connection()
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        return int(version), conn.total_changes
 
     def _get_one(self, query: str, params: tuple[object, ...]) -> StoredMeta:
         row = self._connection().execute(query, params).fetchone()
@@ -325,7 +483,9 @@ class SqliteMetaStore(MetaStore):
             data=data.encode() if isinstance(data, str) else bytes(data),
         )
 
-    def _fetch_all(self, query: str, params: dict[str, object]) -> list[tuple[Any, ...]]:
+    def _fetch_all(
+        self, query: str, params: dict[str, object] | tuple[object, ...]
+    ) -> list[tuple[Any, ...]]:
         return self._connection().execute(query, params).fetchall()
 
     def _fetch_value(self, query: str, params: tuple[object, ...]) -> object:

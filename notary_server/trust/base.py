@@ -54,5 +54,15 @@ class CryptoService(abc.ABC):
             TrustServiceError: the service is unusable.
         """
 
+    async def delete_key(self, key_id: str) -> None:  # noqa: ARG002 - refused by default
+        """Delete a held private key for good (operator tooling; beyond Go's server).
+
+        Deleting a key that is not held succeeds, as the signer's ``DeleteKey`` does.
+
+        Raises:
+            TrustServiceError: the service cannot delete keys or failed.
+        """
+        raise TrustServiceError(f"{type(self).__name__} cannot delete keys")
+
     async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release connections; the service is unusable afterwards."""

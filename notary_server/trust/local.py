@@ -50,5 +50,9 @@ class LocalCryptoService(CryptoService):
             raise KeyNotFoundError(key_id)
         return key.sign(message)
 
+    async def delete_key(self, key_id: str) -> None:
+        """Forget a held key (absent keys are fine)."""
+        self._keys.pop(key_id, None)
+
     async def check_health(self) -> None:
         """The in-memory service is always healthy."""

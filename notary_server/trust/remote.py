@@ -91,6 +91,19 @@ class RemoteCryptoService(CryptoService):
             raise _failure("Sign", e) from e
         return bytes(reply.content)
 
+    async def delete_key(self, key_id: str) -> None:
+        """Have the signer delete the key (Go's and ours: absent keys succeed).
+
+        Raises:
+            TrustServiceError: the signer refused or is unreachable.
+        """
+        try:
+            await self._keys.DeleteKey(signer_pb2.KeyID(ID=key_id), timeout=self._timeout)
+        except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.NOT_FOUND:
+                return
+            raise _failure("DeleteKey", e) from e
+
     async def check_health(self) -> None:
         """Require SERVING from both of the signer's health service names.
 

@@ -115,7 +115,7 @@ async def test_record_shape_exact_bytes(client: AppClient, memory_store: MemoryM
         '{"count":1,"records":[{"ID":"1","CreatedAt":"'
         + created
         + f'","GUN":"{GUN}","Version":1,"SHA256":"{hashlib.sha256(timestamp.data).hexdigest()}"'
-        + ',"Category":"update"}]}'
+        + ',"Category":"update","Actor":"anonymous"}]}'  # Actor: beyond Go (ADR 0009)
     )
     assert await response.read() == expected.encode()
 

@@ -27,7 +27,7 @@ from tests.server.helpers import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from notary_server.storage.base import MetaUpdate, StoredMeta
+    from notary_server.storage.base import Audit, MetaUpdate, StoredMeta
 
 # Go server/errors/errors.go and docker/distribution errcode, verbatim.
 GO_CODES = [
@@ -172,10 +172,12 @@ class ExplodingStore(MemoryMetaStore):
             raise self.error
         return await super().get_current(gun, role)
 
-    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+    async def update_many(
+        self, gun: str, updates: Sequence[MetaUpdate], *, audit: Audit | None = None
+    ) -> None:
         if self.armed and self.on_write:
             raise self.error
-        await super().update_many(gun, updates)
+        await super().update_many(gun, updates, audit=audit)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from notary_server.services.timestamp import (
     get_or_create_timestamp,
 )
 from notary_server.storage import NotFoundError
-from notary_server.storage.base import MetaUpdate
+from notary_server.storage.base import Audit, MetaUpdate
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.signing import sign_with_role
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
@@ -213,11 +213,13 @@ class RacingStore(MemoryMetaStore):
     def arm(self) -> None:
         self.barrier = asyncio.Barrier(self.parties)
 
-    async def update_many(self, gun: str, updates: Sequence[MetaUpdate]) -> None:
+    async def update_many(
+        self, gun: str, updates: Sequence[MetaUpdate], *, audit: Audit | None = None
+    ) -> None:
         if self.barrier is not None:
             await self.barrier.wait()
         try:
-            await super().update_many(gun, updates)
+            await super().update_many(gun, updates, audit=audit)
         except Exception:
             self.conflicts += 1
             raise

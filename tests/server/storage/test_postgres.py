@@ -12,7 +12,12 @@ import pytest
 
 from notary_server.storage import NotFoundError, OldVersionError, StorageError, open_store
 from notary_server.storage.base import MetaUpdate
-from notary_server.storage.migrate import MigrationError, migrate, migrate_postgres
+from notary_server.storage.migrate import (
+    MigrationError,
+    available_migrations,
+    migrate,
+    migrate_postgres,
+)
 from notary_server.storage.postgres import PostgresMetaStore, connect
 from tests.pg import create_database, drop_database
 from tests.server.storage.go_schema import GO_0001_INITIAL, GO_0002_CHANGEFEED, GOLANG_MIGRATE_TABLE
@@ -21,6 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 pytestmark = pytest.mark.postgres
+
+# Our migrations after Go's two (0003 change notification, 0004 audit, ...).
+AFTER_GO = [m.version for m in available_migrations("postgresql") if m.version > 2]
+LATEST = available_migrations("postgresql")[-1].version
 
 
 @pytest.fixture
@@ -82,9 +91,9 @@ async def assert_store_works(dsn: str) -> None:
 
 
 async def test_migrate_fresh_database(empty_db: str) -> None:
-    assert await migrate_postgres(empty_db) == [1, 2]
+    assert await migrate_postgres(empty_db) == [1, 2, *AFTER_GO]
     rows = await fetch(empty_db, "SELECT version, dirty FROM schema_migrations")
-    assert [tuple(row) for row in rows] == [(2, False)]
+    assert [tuple(row) for row in rows] == [(LATEST, False)]
     assert await migrate_postgres(empty_db) == []
     categories = await fetch(empty_db, "SELECT category FROM change_category ORDER BY 1")
     assert [row[0] for row in categories] == ["deletion", "update"]
@@ -92,7 +101,7 @@ async def test_migrate_fresh_database(empty_db: str) -> None:
 
 
 async def test_migrate_dispatches_on_go_backend_name(empty_db: str) -> None:
-    assert await migrate("postgres", empty_db) == [1, 2]
+    assert await migrate("postgres", empty_db) == [1, 2, *AFTER_GO]
     with pytest.raises(StorageError, match="no migrations"):
         await migrate("mysql", empty_db)
 
@@ -105,7 +114,7 @@ async def test_migrate_recognises_golang_migrate_database(empty_db: str) -> None
         GOLANG_MIGRATE_TABLE,
         "INSERT INTO schema_migrations (version, dirty) VALUES (2, false)",
     )
-    assert await migrate_postgres(empty_db) == []
+    assert await migrate_postgres(empty_db) == AFTER_GO
     await assert_store_works(empty_db)
 
 
@@ -116,9 +125,9 @@ async def test_migrate_baselines_go_database_without_version_row(empty_db: str) 
         empty_db,
         "INSERT INTO changefeed (gun, version, sha256) SELECT gun, version, sha256 FROM tuf_files",
     )
-    assert await migrate_postgres(empty_db) == []
+    assert await migrate_postgres(empty_db) == AFTER_GO
     rows = await fetch(empty_db, "SELECT version, dirty FROM schema_migrations")
-    assert [tuple(row) for row in rows] == [(2, False)]
+    assert [tuple(row) for row in rows] == [(LATEST, False)]
     # The back-fill was not run a second time.
     assert len(await fetch(empty_db, "SELECT id FROM changefeed")) == 1
 
@@ -127,7 +136,7 @@ async def test_migrate_runs_what_a_go_database_lacks(empty_db: str) -> None:
     await execute(empty_db, GO_0001_INITIAL)
     await go_timestamp_row(empty_db, "gun", 1)
     await go_timestamp_row(empty_db, "gun", 2)
-    assert await migrate_postgres(empty_db) == [2]
+    assert await migrate_postgres(empty_db) == [2, *AFTER_GO]
     feed = await fetch(empty_db, "SELECT gun, version, category FROM changefeed ORDER BY id")
     assert [tuple(row) for row in feed] == [("gun", 1, "update"), ("gun", 2, "update")]
 

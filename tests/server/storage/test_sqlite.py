@@ -13,7 +13,12 @@ from blockbuster import blockbuster_ctx
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
 from notary_server.storage._sqlite_url import DEFAULT_BUSY_TIMEOUT_MS, parse_sqlite_url
 from notary_server.storage.base import MetaUpdate
-from notary_server.storage.migrate import MigrationError, migrate, migrate_sqlite
+from notary_server.storage.migrate import (
+    MigrationError,
+    available_migrations,
+    migrate,
+    migrate_sqlite,
+)
 from notary_server.storage.sqlite import format_go_time, open_sqlite, parse_go_time
 from tests.server.storage.go_schema import GORM_SQLITE
 
@@ -21,6 +26,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 ROOT_V1 = MetaUpdate(role="root", version=1, data=b"root v1")
+
+AFTER_GO = [m.version for m in available_migrations("sqlite") if m.version > 2]
+LATEST = available_migrations("sqlite")[-1].version
 
 
 def schema_names(path: Path) -> set[str]:
@@ -77,7 +85,7 @@ async def test_new_database_gets_the_schema(tmp_path: Path) -> None:
     store = await open_sqlite(str(path))
     await store.close()
     assert {"tuf_files", "changefeed", "schema_migrations"} <= schema_names(path)
-    assert version_row(path) == [(3, 0)]
+    assert version_row(path) == [(LATEST, 0)]
     assert migrate_sqlite(str(path)) == []
 
 
@@ -200,8 +208,9 @@ async def test_serves_a_go_database(tmp_path: Path) -> None:
 def test_migrate_baselines_a_go_database(tmp_path: Path) -> None:
     path = tmp_path / "go.db"
     go_database(path, [(GO_TIME, GO_TIME, None, "gun", "timestamp", 1, "aa", b"ts")])
-    assert migrate_sqlite(str(path)) == [3]  # only the indexes; no back-fill re-run
-    assert version_row(path) == [(3, 0)]
+    # only what Go lacks (indexes, audit); no back-fill re-run
+    assert migrate_sqlite(str(path)) == AFTER_GO
+    assert version_row(path) == [(LATEST, 0)]
     assert {"tuf_files_sha256_idx", "idx_changefeed_gun"} <= schema_names(path)
     assert migrate_sqlite(str(path)) == []
 
@@ -219,7 +228,7 @@ def test_migrate_refuses_a_dirty_database(tmp_path: Path) -> None:
 
 async def test_migrate_fresh_file_by_backend_name(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    assert await migrate("sqlite3", str(path)) == [1, 2, 3]
+    assert await migrate("sqlite3", str(path)) == [1, 2, *AFTER_GO]
     assert await migrate("sqlite3", str(path)) == []
 
 
