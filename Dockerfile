@@ -14,6 +14,7 @@ WORKDIR /srv/notary
 COPY pyproject.toml README.md ./
 COPY notary_tuf ./notary_tuf
 COPY notary_proto ./notary_proto
+COPY notary_runtime ./notary_runtime
 COPY notary_server ./notary_server
 COPY notary_signer ./notary_signer
 RUN pip install . && rm -rf build *.egg-info

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import notary_tuf
 from notary_proto import GO_NOTARY_VERSION
+from notary_runtime import cli
+from notary_runtime.logs import LOG_FORMATS
 from notary_server.admin.parser import add_admin_parser
 from notary_server.config import (
     ConfigError,
@@ -36,46 +38,25 @@ from notary_server.logs import setup_logging
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+__all__ = ["LOG_FORMATS", "PROG", "build_parser", "main", "run", "version_string"]
+
 logger = logging.getLogger(__name__)
 
 PROG = "notary_server"
-LOG_FORMATS = ("json", "logfmt")
 
 
 def version_string() -> str:
     """Return what ``--version`` prints."""
-    return f"{PROG} {notary_tuf.__version__} (wire-compatible with notary {GO_NOTARY_VERSION})"
+    return cli.version_string(PROG, notary_tuf.__version__, GO_NOTARY_VERSION)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser; parsing has no effect beyond the namespace it returns."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Notary server: the TUF metadata API for Docker Content Trust.",
-        add_help=False,
-        allow_abbrev=False,
+    parser = cli.new_parser(
+        PROG, "Notary server: the TUF metadata API for Docker Content Trust.", version_string()
     )
-    parser.add_argument("-h", "--help", "-help", action="help", help="show this help and exit")
-    parser.add_argument(
-        "--version",
-        "-version",
-        action="version",
-        version=version_string(),
-        help="print the version and exit",
-    )
-    parser.add_argument(
-        "--config",
-        "-config",
-        type=Path,
-        metavar="FILE",
-        help="path to the configuration file (Go's server-config.json format)",
-    )
-    parser.add_argument(
-        "--logf",
-        "-logf",
-        choices=LOG_FORMATS,
-        default="json",
-        help="log format (default: %(default)s)",
+    cli.add_config_flags(
+        parser, config_help="path to the configuration file (Go's server-config.json format)"
     )
     parser.set_defaults(handler=_serve)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -145,7 +126,7 @@ def run(config_path: Path | None, *, log_format: str = "json") -> int:
         if config.workers > 1:
             _check_workers_port(config)
     except (ConfigError, OSError, ssl.SSLError) as e:
-        sys.stderr.write(f"{PROG}: {e}\n")
+        cli.report_error(PROG, str(e))
         return 2
     setup_logging(config.logging_level, log_format)
     scheme = "https" if config.tls is not None else "http"
@@ -166,7 +147,7 @@ def _migrate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, os.environ)
     except ConfigError as e:
-        sys.stderr.write(f"{PROG}: {e}\n")
+        cli.report_error(PROG, str(e))
         return 2
     if config.storage.backend == "memory":
         sys.stdout.write("memory storage has no schema to migrate\n")
@@ -177,7 +158,7 @@ def _migrate(args: argparse.Namespace) -> int:
     try:
         applied = asyncio.run(migrate(config.storage.backend, config.storage.db_url))
     except StorageError as e:
-        sys.stderr.write(f"{PROG}: migrate: {e}\n")
+        cli.report_error(PROG, f"migrate: {e}")
         return 1
     if applied:
         sys.stdout.write(f"applied migrations: {', '.join(str(v) for v in applied)}\n")
@@ -196,9 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    args = build_parser().parse_args(argv)
-    status: int = args.handler(args)
-    return status
+    return cli.dispatch(build_parser(), argv)
 
 
 if __name__ == "__main__":

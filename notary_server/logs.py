@@ -1,7 +1,9 @@
 """Logging set-up for the server process, in Go's two formats (``-logf json|logfmt``).
 
 Only ``__main__`` calls :func:`setup_logging`; library code just uses
-``logging.getLogger(__name__)``.
+``logging.getLogger(__name__)``. The formatters and Go's level names are
+:mod:`notary_runtime.logs`' (shared with the signer); this module adds the
+request context.
 
 Both formats add a request's context (``request_id``, ``gun``, ``role``,
 ``version``; see :mod:`notary_server.requestlog`) and the request line's
@@ -10,11 +12,11 @@ Both formats add a request's context (``request_id``, ``gun``, ``role``,
 
 from __future__ import annotations
 
-import json
 import logging
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Final
+
+from notary_runtime import logs as runtime_logs
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -53,68 +55,20 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-def _context(record: logging.LogRecord) -> list[tuple[str, object]]:
-    return [
-        (key, getattr(record, key))
-        for key in CONTEXT_FIELDS
-        if getattr(record, key, None) is not None
-    ]
+class JSONFormatter(runtime_logs.JSONFormatter):
+    """One JSON object per line: ``time``, ``level``, ``msg``, ``logger``, the request's fields."""
+
+    def __init__(self) -> None:
+        """Write :data:`CONTEXT_FIELDS` when a record carries them."""
+        super().__init__(CONTEXT_FIELDS)
 
 
-# Go's logrus levels → Python's.
-_LEVELS: Final = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "fatal": logging.CRITICAL,
-    "panic": logging.CRITICAL,
-}
+class LogfmtFormatter(runtime_logs.LogfmtFormatter):
+    """``key=value`` pairs, values quoted when they need it, the request's fields included."""
 
-
-def _timestamp(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-
-
-class JSONFormatter(logging.Formatter):
-    """One JSON object per line: ``time``, ``level``, ``msg``, ``logger`` (+ ``error``)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format ``record`` as a JSON line."""
-        entry: dict[str, object] = {
-            "time": _timestamp(record),
-            "level": record.levelname.lower(),
-            "msg": record.getMessage(),
-            "logger": record.name,
-        }
-        entry.update(_context(record))
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-class LogfmtFormatter(logging.Formatter):
-    """``key=value`` pairs, values quoted when they need it."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format ``record`` as a logfmt line."""
-        pairs = [
-            ("time", _timestamp(record)),
-            ("level", record.levelname.lower()),
-            ("msg", record.getMessage()),
-            ("logger", record.name),
-        ]
-        pairs += [(key, str(value)) for key, value in _context(record)]
-        if record.exc_info:
-            pairs.append(("error", self.formatException(record.exc_info)))
-        return " ".join(f"{key}={_logfmt_value(value)}" for key, value in pairs)
-
-
-def _logfmt_value(value: str) -> str:
-    if value and not any(c in value for c in ' ="\n\t'):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+    def __init__(self) -> None:
+        """Write :data:`CONTEXT_FIELDS` when a record carries them."""
+        super().__init__(CONTEXT_FIELDS)
 
 
 def setup_logging(level: str, log_format: str) -> None:
@@ -124,9 +78,10 @@ def setup_logging(level: str, log_format: str) -> None:
         level: Go's level name (``debug`` … ``panic``); unknown names mean ``info``.
         log_format: ``json`` or ``logfmt``.
     """
-    handler = logging.StreamHandler()
-    handler.setFormatter(JSONFormatter() if log_format == "json" else LogfmtFormatter())
-    handler.addFilter(RequestContextFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(_LEVELS.get(level.lower(), logging.INFO))
+    runtime_logs.setup_logging(
+        level,
+        log_format,
+        default_level=logging.INFO,
+        context_fields=CONTEXT_FIELDS,
+        filters=[RequestContextFilter()],
+    )

@@ -20,76 +20,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import json
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import notary_tuf
 from notary_proto import GO_NOTARY_VERSION
+from notary_runtime import cli
+from notary_runtime.logs import LOG_FORMATS, setup_logging
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from notary_signer.config import SignerConfig
 
+__all__ = ["LOG_FORMATS", "PROG", "build_parser", "main", "run", "version_string"]
+
 PROG = "notary_signer"
-LOG_FORMATS = ("json", "logfmt")
-_LEVELS: Final = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "fatal": logging.CRITICAL,
-    "panic": logging.CRITICAL,
-}
+_CONFIG_HELP: Final = "path to the configuration file (Go's signer-config.json format)"
 
 
 def version_string() -> str:
     """Return what ``--version`` prints."""
-    return f"{PROG} {notary_tuf.__version__} (wire-compatible with notary {GO_NOTARY_VERSION})"
+    return cli.version_string(PROG, notary_tuf.__version__, GO_NOTARY_VERSION)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    # Subcommands accept the flags too; SUPPRESS keeps a value given before the
-    # subcommand name from being overwritten by the subparser's default.
-    default: object = None if top else argparse.SUPPRESS
-    parser.add_argument(
-        "--config",
-        "-config",
-        type=Path,
-        metavar="FILE",
-        default=default,
-        help="path to the configuration file (Go's signer-config.json format)",
-    )
-    parser.add_argument(
-        "--logf",
-        "-logf",
-        choices=LOG_FORMATS,
-        default="json" if top else argparse.SUPPRESS,
-        help="log format (default: json)",
-    )
+    cli.add_config_flags(parser, config_help=_CONFIG_HELP, subcommand=not top)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser; parsing has no effect beyond the namespace it returns."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Notary signer: the gRPC key management and signing service.",
-        add_help=False,
-        allow_abbrev=False,
-    )
-    parser.add_argument("-h", "--help", "-help", action="help", help="show this help and exit")
-    parser.add_argument(
-        "--version",
-        "-version",
-        action="version",
-        version=version_string(),
-        help="print the version and exit",
+    parser = cli.new_parser(
+        PROG, "Notary signer: the gRPC key management and signing service.", version_string()
     )
     _add_config_flags(parser, top=True)
     parser.set_defaults(handler=_serve)
@@ -115,38 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _JSONFormatter(logging.Formatter):
-    """One JSON object per line, like logrus's JSONFormatter (level, msg, time)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def _setup_logging(level: str, log_format: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(_JSONFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter(
-                'time="%(asctime)s" level=%(levelname)s logger=%(name)s msg="%(message)s"'
-            )
-        )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(_LEVELS.get(level, logging.ERROR))
-
-
 def _fail(message: str) -> int:
-    sys.stderr.write(f"{PROG}: {message}\n")
+    cli.report_error(PROG, message)
     return 1
 
 
@@ -158,7 +93,7 @@ def _load(config_path: Path | None, log_format: str) -> SignerConfig:
 
         raise ConfigError("a configuration file is required: --config FILE")
     config = load_config(config_path, os.environ)
-    _setup_logging(config.logging_level, log_format)
+    setup_logging(config.logging_level, log_format, default_level=logging.ERROR)
     return config
 
 
@@ -231,9 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    args = build_parser().parse_args(argv)
-    status: int = args.handler(args)
-    return status
+    return cli.dispatch(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from notary_runtime import config as runtime_config
+from notary_runtime.config import ConfigReader
+from notary_runtime.logs import LEVELS
 from notary_signer.crypto import check_tls_material
 from notary_signer.errors import ConfigError, PassphraseError
 
@@ -43,13 +46,13 @@ ENV_PREFIX: Final = "NOTARY_SIGNER_"
 DEFAULT_ALIAS_KEY: Final = "DEFAULT_ALIAS"  # Go's backwards-compatible fallback
 STORAGE_BACKENDS: Final = ("memory", "sqlite3", "postgres")
 UNSUPPORTED_BACKENDS: Final = ("mysql", "rethinkdb")
-LOG_LEVELS: Final = ("debug", "info", "warn", "warning", "error", "fatal", "panic")
+LOG_LEVELS: Final = tuple(LEVELS)  # logrus's names
 DEFAULT_LOG_LEVEL: Final = "error"  # Go: ParseLogLevel(config, logrus.ErrorLevel)
 
 
 def env_name(key: str) -> str:
     """Return the environment variable viper reads for ``key`` (``a.b`` → ``NOTARY_SIGNER_A_B``)."""
-    return ENV_PREFIX + key.replace(".", "_").upper()
+    return runtime_config.env_name(ENV_PREFIX, key)
 
 
 class Passphrases:
@@ -111,42 +114,6 @@ class SignerConfig:
     )
 
 
-class _Reader:
-    """Looks keys up in the file, with ``NOTARY_SIGNER_*`` overrides (viper's rule)."""
-
-    def __init__(self, document: Mapping[str, Any], environ: Mapping[str, str], base: Path) -> None:
-        self.document = document
-        self.environ = environ
-        self.base = base
-
-    def get(self, key: str) -> Any:
-        name = env_name(key)
-        if name in self.environ:
-            return self.environ[name]
-        node: Any = self.document
-        for part in key.split("."):
-            if not isinstance(node, dict):
-                return None
-            # viper matches keys case-insensitively
-            node = next((v for k, v in node.items() if k.lower() == part.lower()), None)
-        return node
-
-    def string(self, key: str) -> str:
-        value = self.get(key)
-        if value is None:
-            return ""
-        if isinstance(value, bool | dict | list):
-            raise ConfigError(f"{key}: expected a string")
-        return str(value)
-
-    def path(self, key: str) -> Path | None:
-        value = self.string(key)
-        if not value:
-            return None
-        path = Path(value)
-        return path if path.is_absolute() else self.base / path
-
-
 def _grpc_addr(value: str) -> str:
     """Turn Go's listen address into gRPC's (``:7899`` listens on every interface)."""
     if not value:
@@ -161,7 +128,7 @@ def _grpc_addr(value: str) -> str:
     return f"{host}:{port}"
 
 
-def _tls(reader: _Reader) -> TLSConfig:
+def _tls(reader: ConfigReader) -> TLSConfig:
     cert = reader.path("server.tls_cert_file")
     key = reader.path("server.tls_key_file")
     if cert is None:
@@ -173,7 +140,7 @@ def _tls(reader: _Reader) -> TLSConfig:
     return TLSConfig(cert_file=cert, key_file=key, client_ca_file=ca)
 
 
-def _storage(reader: _Reader) -> StorageConfig:
+def _storage(reader: ConfigReader) -> StorageConfig:
     backend = reader.string("storage.backend")
     if backend in UNSUPPORTED_BACKENDS:
         raise ConfigError(
@@ -222,7 +189,9 @@ def load_config(path: Path, environ: Mapping[str, str]) -> SignerConfig:
         raise ConfigError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: expected a JSON object")
-    reader = _Reader(document, environ, path.resolve().parent)
+    reader = ConfigReader(
+        document, environ, path.resolve().parent, env_prefix=ENV_PREFIX, error=ConfigError
+    )
     level = (reader.string("logging.level") or DEFAULT_LOG_LEVEL).lower()
     if level not in LOG_LEVELS:
         raise ConfigError(f"logging.level: not a valid logrus Level: {level!r}")

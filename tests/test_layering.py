@@ -3,9 +3,11 @@
 The rules, checked on the source with ``ast`` rather than by importing it:
 
 * ``notary_server`` and ``notary_signer`` never import each other: the server
-  reaches the signer only over gRPC.
+  reaches the signer only over gRPC. Both may import ``notary_runtime``.
+* ``notary_runtime`` holds the plumbing both services share (ADR 0013): it
+  imports neither service, nor ``notary_proto``, nor a web or gRPC library.
 * ``notary_tuf`` is pure and synchronous: it imports no web, database or gRPC
-  library and none of the packages built on it.
+  library and none of the packages built on it (``notary_runtime`` included).
 * No module is longer than 1,000 lines.
 
 Every import counts, including those under ``if TYPE_CHECKING:`` or inside
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("notary_tuf", "notary_server", "notary_signer")
+PACKAGES = ("notary_tuf", "notary_runtime", "notary_server", "notary_signer")
 FORBIDDEN: dict[str, frozenset[str]] = {
     "notary_tuf": frozenset(
         {
@@ -29,10 +31,14 @@ FORBIDDEN: dict[str, frozenset[str]] = {
             "asyncpg",
             "grpc",
             "grpc_health",
+            "notary_runtime",
             "notary_server",
             "notary_signer",
             "notary_proto",
         }
+    ),
+    "notary_runtime": frozenset(
+        {"aiohttp", "grpc", "grpc_health", "notary_server", "notary_signer", "notary_proto"}
     ),
     "notary_server": frozenset({"notary_signer"}),
     "notary_signer": frozenset({"notary_server"}),

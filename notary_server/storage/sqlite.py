@@ -6,10 +6,11 @@ a Go server's database file can be served and the other way round; times are
 stored as text in go-sqlite3's layout and read back in any of its layouts.
 
 Every call runs on a single worker thread that owns the only connection
-(ADR 0004), so the event loop never blocks on the database and the connection
-is never shared between threads. Writes use ``BEGIN IMMEDIATE``, which takes
-the write lock before the version check; other processes on the same file
-(a second server) wait up to the busy timeout.
+(ADR 0004; :class:`notary_runtime.sqlite.SqliteWorker`), so the event loop
+never blocks on the database and the connection is never shared between
+threads. Writes use ``BEGIN IMMEDIATE``, which takes the write lock before the
+version check; other processes on the same file (a second server) wait up to
+the busy timeout.
 
 A database without any table is given the current schema when opened (the
 embedded default should work out of the box); an existing database is served
@@ -18,14 +19,20 @@ as it is and migrated only on request (:mod:`notary_server.storage.migrate`).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Final
 
+from notary_runtime.sqlite import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    SqliteTarget,
+    SqliteWorker,
+    format_go_time,
+    has_no_tables,
+)
+from notary_runtime.sqlite import parse_sqlite_url as _parse_sqlite_url
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
 from notary_server.storage._common import (
     TIMESTAMP_ROLE,
@@ -36,7 +43,6 @@ from notary_server.storage._common import (
     utcnow,
     version_fits,
 )
-from notary_server.storage._sqlite_url import SqliteTarget, connect_sqlite, parse_sqlite_url
 from notary_server.storage.base import (
     DELETION_CATEGORY,
     UPDATE_CATEGORY,
@@ -50,14 +56,18 @@ from notary_server.storage.base import (
 from notary_server.storage.migrate import migrate_sqlite_connection
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     from notary_tuf.validation import MetaUpdate
 
-__all__ = ["SqliteMetaStore", "open_sqlite"]
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT_MS",
+    "SqliteMetaStore",
+    "format_go_time",
+    "open_sqlite",
+    "parse_go_time",
+    "parse_sqlite_url",
+]
 
 _MAX_VERSION: Final = """
 SELECT max(version) FROM tuf_files WHERE gun = ? AND role = ? AND deleted_at IS NULL
@@ -92,7 +102,6 @@ WHERE (:before IS NULL OR id < :before) AND (:gun IS NULL OR gun = :gun)
 ORDER BY id DESC LIMIT :limit
 """
 _HAS_TABLE: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-_COUNT_TABLES: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
 
 # Operator tooling (beyond Go; the audit columns and table come with migration 0004).
 _INSERT_CHANGE_AUDITED: Final = """
@@ -120,6 +129,15 @@ _GO_TIME: Final = re.compile(
 )
 
 
+def parse_sqlite_url(db_url: str) -> SqliteTarget:
+    """Parse Go's sqlite3 ``storage.db_url`` (see :func:`notary_runtime.sqlite.parse_sqlite_url`).
+
+    Raises:
+        StorageError: the URL is empty or a driver parameter is malformed.
+    """
+    return _parse_sqlite_url(db_url, error=StorageError)
+
+
 async def open_sqlite(db_url: str, *, create: bool = True) -> SqliteMetaStore:
     """Open (and, when it has no tables, initialise) an SQLite database.
 
@@ -132,11 +150,12 @@ async def open_sqlite(db_url: str, *, create: bool = True) -> SqliteMetaStore:
         StorageError: the database cannot be opened or initialised.
     """
     store = SqliteMetaStore(parse_sqlite_url(db_url))
-    try:
-        await store._call(store._open, create=create)  # noqa: SLF001 - our own construction step
-    except BaseException:
-        await store.close()
-        raise
+
+    def prepare(conn: sqlite3.Connection) -> None:
+        if create and has_no_tables(conn):
+            migrate_sqlite_connection(conn)
+
+    await store._db.open(prepare)  # noqa: SLF001 - our own construction step
     return store
 
 
@@ -145,11 +164,15 @@ class SqliteMetaStore(MetaStore):
 
     def __init__(self, target: SqliteTarget) -> None:
         """Prepare the worker thread; :func:`open_sqlite` then connects on it."""
-        self._target = target
-        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="notary-sqlite"
+        self._db = SqliteWorker(
+            target,
+            label="SQLite store",
+            thread_name="notary-sqlite",
+            error=StorageError,
+            translate=functools.partial(_translate, target.database),
         )
-        self._conn: sqlite3.Connection | None = None  # used on the worker thread only
+        self._call = self._db.call
+        self._connection = self._db.connection  # on the worker thread only
 
     async def update_current(self, gun: str, update: MetaUpdate) -> None:
         """Add a new version of a role.
@@ -224,11 +247,11 @@ class SqliteMetaStore(MetaStore):
         params: dict[str, object] = {"gun": gun, "limit": page.limit}
         if page.backwards:
             params["before"] = page.before
-            rows = await self._call(self._fetch_all, _CHANGES_BACKWARD, params)
+            rows = await self._db.fetch_all(_CHANGES_BACKWARD, params)
             rows.reverse()
         else:
             params["after"] = page.after
-            rows = await self._call(self._fetch_all, _CHANGES_FORWARD, params)
+            rows = await self._db.fetch_all(_CHANGES_FORWARD, params)
         audits = await self._call(self._change_audits, [int(row[0]) for row in rows])
         return [
             Change(
@@ -250,7 +273,8 @@ class SqliteMetaStore(MetaStore):
         Raises:
             StorageError: the store is closed or the table is missing.
         """
-        if not await self._call(self._fetch_value, _HAS_TABLE, ("tuf_files",)):
+        row = await self._db.fetch_one(_HAS_TABLE, ("tuf_files",))
+        if row is None or not row[0]:
             raise StorageError("Cannot access table: tuf_files")
 
     async def change_token(self) -> tuple[int, int]:
@@ -267,52 +291,9 @@ class SqliteMetaStore(MetaStore):
 
     async def close(self) -> None:
         """Close the connection on its thread, then let the thread end."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        try:
-            await asyncio.get_running_loop().run_in_executor(executor, self._close_conn)
-        finally:
-            executor.shutdown(wait=False)
-
-    async def _call(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        if self._executor is None:
-            raise StorageError("the SQLite store is closed")
-        call = functools.partial(self._translated, func, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        await self._db.close()
 
     # The methods below run on the worker thread.
-
-    def _translated(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return func(*args, **kwargs)
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" in str(exc):
-                raise OldVersionError(f"the same version is already stored: {exc}") from exc
-            raise StorageError(f"SQLite constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY or (
-                "readonly" in str(exc)
-            ):
-                raise StorageError(
-                    f"SQLite database {self._target.database} is read-only: {exc}"
-                ) from exc
-            raise StorageError(f"SQLite database {self._target.database}: {exc}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StorageError("the SQLite store is not open")
-        return self._conn
-
-    def _open(self, *, create: bool) -> None:
-        self._conn = connect_sqlite(self._target)
-        if create and not self._conn.execute(_COUNT_TABLES).fetchone()[0]:
-            migrate_sqlite_connection(self._conn)
-
-    def _close_conn(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _update_many(self, gun: str, updates: list[MetaUpdate], audit: Audit | None) -> None:
         conn = self._connection()
@@ -359,7 +340,7 @@ class SqliteMetaStore(MetaStore):
         Raises:
             StorageError: the database failed.
         """
-        return [str(row[0]) for row in await self._call(self._fetch_all, _LIST_GUNS, {})]
+        return [str(row[0]) for row in await self._db.fetch_all(_LIST_GUNS, {})]
 
     async def list_files(self, gun: str) -> list[FileInfo]:
         """Return the GUN's files without their bytes, by role then version.
@@ -367,7 +348,7 @@ class SqliteMetaStore(MetaStore):
         Raises:
             StorageError: the database failed.
         """
-        rows = await self._call(self._fetch_all, _LIST_FILES, (gun,))
+        rows = await self._db.fetch_all(_LIST_FILES, (gun,))
         return [
             FileInfo(
                 gun=gun,
@@ -404,7 +385,7 @@ class SqliteMetaStore(MetaStore):
         """
         if not await self._call(self._has_audit):
             return []
-        rows = await self._call(self._fetch_all, _SELECT_AUDIT, (gun, limit))
+        rows = await self._db.fetch_all(_SELECT_AUDIT, (gun, limit))
         return [
             AuditEvent(
                 id=int(row[0]),
@@ -483,20 +464,16 @@ class SqliteMetaStore(MetaStore):
             data=data.encode() if isinstance(data, str) else bytes(data),
         )
 
-    def _fetch_all(
-        self, query: str, params: dict[str, object] | tuple[object, ...]
-    ) -> list[tuple[Any, ...]]:
-        return self._connection().execute(query, params).fetchall()
 
-    def _fetch_value(self, query: str, params: tuple[object, ...]) -> object:
-        return self._connection().execute(query, params).fetchone()[0]
-
-
-def format_go_time(moment: datetime) -> str:
-    """Format a time as go-sqlite3 stores ``time.Time``: ``2006-01-02 15:04:05.999999999-07:00``."""
-    moment = moment.astimezone(UTC)
-    fraction = f"{moment.microsecond:06d}".rstrip("0")
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + (f".{fraction}" if fraction else "") + "+00:00"
+def _translate(database: str, exc: sqlite3.Error) -> StorageError:
+    """Turn an SQLite error into the storage error a caller can act on."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        if "UNIQUE" in str(exc):
+            return OldVersionError(f"the same version is already stored: {exc}")
+        return StorageError(f"SQLite constraint failed: {exc}")
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY or "readonly" in str(exc):
+        return StorageError(f"SQLite database {database} is read-only: {exc}")
+    return StorageError(f"SQLite database {database}: {exc}")
 
 
 def parse_go_time(value: object) -> datetime:

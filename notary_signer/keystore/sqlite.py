@@ -6,32 +6,24 @@ stored as go-sqlite3 writes ``time.Time`` (``2006-01-02 15:04:05.999999999+00:00
 Go binds its string columns as TEXT holding raw bytes, so text is read back
 as bytes here (``text_factory = bytes``).
 
-Every call runs on a single worker thread that owns the only connection, so
-the event loop never blocks on the database. Each write is one statement, and
+Every call runs on a single worker thread that owns the only connection
+(:class:`notary_runtime.sqlite.SqliteWorker`), so the event loop never blocks
+on the database. Each write is one statement, and
 so one transaction. A database without tables is given the schema when opened.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from typing import Any, Final
 
-from notary_signer.errors import KeyExistsError, KeyNotFoundError, KeyStoreError
-from notary_signer.keystore._sqlite_url import connect_sqlite
+from notary_runtime.sqlite import SqliteWorker, format_go_time, has_no_tables, parse_sqlite_url
+from notary_signer.errors import KeyExistsError, KeyNotFoundError, KeyStoreError, SignerError
 from notary_signer.keystore.base import KeyRecord, KeyStore
 from notary_signer.keystore.migrate import migrate_sqlite_connection
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-__all__ = ["SqliteKeyStore", "open_sqlite"]
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+__all__ = ["SqliteKeyStore", "format_go_time", "open_sqlite", "parse_go_time"]
 
 _INSERT: Final = """
 INSERT INTO private_keys (created_at, updated_at, deleted_at, key_id, encryption_alg,
@@ -64,14 +56,6 @@ UPDATE private_keys SET private = ?, passphrase_alias = ?, updated_at = ?
 WHERE key_id = ? AND passphrase_alias = ? AND deleted_at IS NULL
 """
 _HAS_TABLE: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-_COUNT_TABLES: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-
-
-def format_go_time(moment: datetime) -> str:
-    """Format a time as go-sqlite3 stores ``time.Time`` (in UTC)."""
-    moment = moment.astimezone(UTC)
-    fraction = f"{moment.microsecond:06d}".rstrip("0")
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + (f".{fraction}" if fraction else "") + "+00:00"
 
 
 def parse_go_time(value: object) -> datetime | None:
@@ -126,24 +110,40 @@ async def open_sqlite(db_url: str) -> SqliteKeyStore:
         KeyStoreError: the database cannot be opened or initialised.
     """
     store = SqliteKeyStore(db_url)
-    try:
-        await store._call(store._open)  # noqa: SLF001 - our own construction step
-    except BaseException:
-        await store.close()
-        raise
+    await store._db.open(_prepare)  # noqa: SLF001 - our own construction step
     return store
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    conn.text_factory = bytes
+    if has_no_tables(conn):
+        migrate_sqlite_connection(conn)
+
+
+def _translate(exc: sqlite3.Error) -> SignerError:
+    if isinstance(exc, sqlite3.IntegrityError):
+        if "UNIQUE" in str(exc):
+            return KeyExistsError("a key with this ID is already stored")
+        return KeyStoreError(f"SQLite constraint failed: {exc}")
+    return KeyStoreError(f"SQLite key database: {exc}")
 
 
 class SqliteKeyStore(KeyStore):
     """Keys in one SQLite file; build it with :func:`open_sqlite`."""
 
     def __init__(self, db_url: str) -> None:
-        """Prepare the worker thread; :func:`open_sqlite` connects on it."""
-        self._db_url = db_url
-        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="notary-signer-sqlite"
+        """Prepare the worker thread; :func:`open_sqlite` connects on it.
+
+        Raises:
+            KeyStoreError: the URL is empty or malformed.
+        """
+        self._db = SqliteWorker(
+            parse_sqlite_url(db_url, error=KeyStoreError),
+            label="SQLite key store",
+            thread_name="notary-signer-sqlite",
+            error=KeyStoreError,
+            translate=_translate,
         )
-        self._conn: sqlite3.Connection | None = None  # used on the worker thread only
 
     async def add(self, record: KeyRecord) -> None:
         """Insert a new row (see :meth:`KeyStore.add`)."""
@@ -161,32 +161,32 @@ class SqliteKeyStore(KeyStore):
             record.public,
             record.private,
         )
-        await self._call(self._execute, _INSERT, params)
+        await self._db.execute(_INSERT, params)
 
     async def get(self, key_id: str) -> KeyRecord:
         """Return the live row (see :meth:`KeyStore.get`)."""
-        row = await self._call(self._fetch_one, _GET, (key_id,))
+        row = await self._db.fetch_one(_GET, (key_id,))
         if row is None:
             raise KeyNotFoundError(key_id)
         return _record(row)
 
     async def get_pending(self, gun: str, role: str, algorithm: str) -> KeyRecord | None:
         """Return the pending key with the lowest ID (see :meth:`KeyStore.get_pending`)."""
-        row = await self._call(self._fetch_one, _PENDING, (role, gun, algorithm))
+        row = await self._db.fetch_one(_PENDING, (role, gun, algorithm))
         return None if row is None else _record(row)
 
     async def mark_used(self, key_id: str, when: datetime) -> None:
         """Set ``last_used`` (see :meth:`KeyStore.mark_used`)."""
         now = format_go_time(datetime.now(UTC))
-        await self._call(self._execute, _MARK_USED, (format_go_time(when), now, key_id))
+        await self._db.execute(_MARK_USED, (format_go_time(when), now, key_id))
 
     async def delete(self, key_id: str) -> None:
         """Soft-delete (see :meth:`KeyStore.delete`)."""
-        await self._call(self._execute, _DELETE, (format_go_time(datetime.now(UTC)), key_id))
+        await self._db.execute(_DELETE, (format_go_time(datetime.now(UTC)), key_id))
 
     async def list_for_rotation(self, to_alias: str) -> list[str]:
         """Return live keys under another alias (see :meth:`KeyStore.list_for_rotation`)."""
-        rows = await self._call(self._fetch_all, _ROTATION, (to_alias,))
+        rows = await self._db.fetch_all(_ROTATION, (to_alias,))
         return [_text(row[0]) for row in rows]
 
     async def replace_encryption(
@@ -195,65 +195,14 @@ class SqliteKeyStore(KeyStore):
         """Compare-and-set the encryption (see :meth:`KeyStore.replace_encryption`)."""
         now = format_go_time(datetime.now(UTC))
         params = (private, alias, now, key_id, expected_alias)
-        return await self._call(self._execute, _REPLACE, params) == 1
+        return await self._db.execute(_REPLACE, params) == 1
 
     async def check_health(self) -> None:
         """Fail unless ``private_keys`` exists (see :meth:`KeyStore.check_health`)."""
-        row = await self._call(self._fetch_one, _HAS_TABLE, ("private_keys",))
+        row = await self._db.fetch_one(_HAS_TABLE, ("private_keys",))
         if row is None or not row[0]:
             raise KeyStoreError("Cannot access table: private_keys")
 
     async def close(self) -> None:
         """Close the connection on its thread, then let the thread end."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        try:
-            await asyncio.get_running_loop().run_in_executor(executor, self._close_conn)
-        finally:
-            executor.shutdown(wait=False)
-
-    # The methods below run on the worker thread.
-
-    async def _call(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        if self._executor is None:
-            raise KeyStoreError("the SQLite key store is closed")
-        call = functools.partial(self._translated, func, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    @staticmethod
-    def _translated(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return func(*args, **kwargs)
-        except sqlite3.IntegrityError as e:
-            if "UNIQUE" in str(e):
-                raise KeyExistsError("a key with this ID is already stored") from e
-            raise KeyStoreError(f"SQLite constraint failed: {e}") from e
-        except sqlite3.Error as e:
-            raise KeyStoreError(f"SQLite key database: {e}") from e
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise KeyStoreError("the SQLite key store is not open")
-        return self._conn
-
-    def _open(self) -> None:
-        self._conn = connect_sqlite(self._db_url)
-        self._conn.text_factory = bytes
-        if not self._conn.execute(_COUNT_TABLES).fetchone()[0]:
-            migrate_sqlite_connection(self._conn)
-
-    def _close_conn(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _execute(self, query: str, params: tuple[object, ...]) -> int:
-        return self._connection().execute(query, params).rowcount
-
-    def _fetch_one(self, query: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._connection().execute(query, params).fetchone()
-        return row
-
-    def _fetch_all(self, query: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        return self._connection().execute(query, params).fetchall()
+        await self._db.close()

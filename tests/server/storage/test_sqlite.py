@@ -11,7 +11,6 @@ import pytest
 from blockbuster import blockbuster_ctx
 
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
-from notary_server.storage._sqlite_url import DEFAULT_BUSY_TIMEOUT_MS, parse_sqlite_url
 from notary_server.storage.base import MetaUpdate
 from notary_server.storage.migrate import (
     MigrationError,
@@ -19,7 +18,13 @@ from notary_server.storage.migrate import (
     migrate,
     migrate_sqlite,
 )
-from notary_server.storage.sqlite import format_go_time, open_sqlite, parse_go_time
+from notary_server.storage.sqlite import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    format_go_time,
+    open_sqlite,
+    parse_go_time,
+    parse_sqlite_url,
+)
 from tests.server.storage.go_schema import GORM_SQLITE
 
 if TYPE_CHECKING:
