@@ -43,7 +43,7 @@ class OurNotaryServer(NotaryServerProcess):
     """Run ``python -m notary_server`` over TLS (``tls=False``: plain HTTP).
 
     The configuration uses Go's keys (``server.http_addr``, ``server.tls_*``,
-    ``trust_service.type = "local"``, ``storage.backend``/``db_url``), so it is the
+    ``trust_service`` (``local`` by default), ``storage.backend``/``db_url``), so it is the
     file an operator would hand either server.
     """
 
@@ -58,12 +58,15 @@ class OurNotaryServer(NotaryServerProcess):
         tls: bool = True,
         log_level: str = "info",
         startup_timeout: float = 30.0,
+        trust_service: Mapping[str, Any] | None = None,
         extra_config: Mapping[str, Any] | None = None,
     ) -> None:
         """Prepare (but do not start) a server whose files live under ``workdir``.
 
-        ``extra_config`` is merged into the top level of the configuration (e.g.
-        ``{"auth": {...}}``), as :class:`tests.gotools.GoNotaryServer` does.
+        ``trust_service`` replaces the ``{"type": "local"}`` section (e.g. Go's
+        ``remote`` keys for a signer), and ``extra_config`` is merged into the top
+        level of the configuration (e.g. ``{"auth": {...}}``), as
+        :class:`tests.gotools.GoNotaryServer` does.
 
         Raises:
             ValueError: ``storage`` is not one of the three backends.
@@ -75,6 +78,7 @@ class OurNotaryServer(NotaryServerProcess):
         self.db_url = db_url
         self.tls = tls
         self.log_level = log_level
+        self.trust_service: dict[str, Any] = dict(trust_service or {"type": "local"})
         self.extra_config: dict[str, Any] = dict(extra_config or {})
         self.log_path = workdir / "notary-server-py.log"
         self._owned_database: str | None = None
@@ -105,7 +109,7 @@ class OurNotaryServer(NotaryServerProcess):
             server |= {"tls_cert_file": str(cert_path), "tls_key_file": str(key_path)}
         config: dict[str, Any] = {
             "server": server,
-            "trust_service": {"type": "local"},
+            "trust_service": self.trust_service,
             "logging": {"level": self.log_level},
             "storage": self._storage_section(),
         }

@@ -13,7 +13,7 @@ from notary_server.services.current import get_current, parse_stored
 from notary_server.storage import NotFoundError
 from notary_server.trust.base import TrustServiceError
 from notary_server.trust.signing import InsufficientSignaturesError, sign_with_role
-from notary_tuf.errors import BadHierarchyError, BadRootError
+from notary_tuf.errors import BadHierarchyError, BadRootError, ValidationError
 from notary_tuf.generate import next_snapshot, next_timestamp
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP, is_delegation, parent_role
 from notary_tuf.signed import Metadata
@@ -36,6 +36,9 @@ _NO_SNAPSHOT_KEY = (
     "for repository"
 )
 _NO_TIMESTAMP_KEY = "no  timestamp keys exist on the server"  # two spaces: Go's text
+# Go answers an unreachable signer with a generic validation error carrying the
+# gRPC error text; we keep the error type and leave the internals out.
+_TRUST_UNAVAILABLE = "the trust service is unavailable"
 
 
 def _roles_to_load(uploads: Mapping[str, bytes]) -> set[str]:
@@ -81,10 +84,12 @@ async def _issue_snapshot(
         signed = await sign_with_role(
             crypto, unsigned, root.role_keys(SNAPSHOT), root.roles[SNAPSHOT].threshold
         )
-    except (InsufficientSignaturesError, TrustServiceError) as e:
-        # Go's signer lookups treat any failure as "key not held".
+    except InsufficientSignaturesError as e:
         logger.info("cannot sign snapshot for %s: %s", gun, e)
         raise BadHierarchyError(SNAPSHOT, _NO_SNAPSHOT_KEY) from e
+    except TrustServiceError as e:
+        logger.warning("cannot sign snapshot for %s: %s", gun, e)
+        raise ValidationError(_TRUST_UNAVAILABLE) from e
     return MetaUpdate(role=SNAPSHOT, version=signed.version, data=signed.to_bytes())
 
 
@@ -94,8 +99,9 @@ async def issue_timestamp(
     """Make and sign the timestamp naming ``snapshot``, one version above the stored one.
 
     Raises:
-        BadRootError: the trust service cannot sign with the root's timestamp keys.
-        ValidationError: the timestamp version cannot grow any further.
+        BadRootError: the trust service holds none of the root's timestamp keys.
+        ValidationError: the trust service is unreachable, or the timestamp
+            version cannot grow any further.
         StorageError: the stored timestamp is unusable.
     """
     previous: Timestamp | None = None
@@ -108,9 +114,12 @@ async def issue_timestamp(
         signed = await sign_with_role(
             crypto, unsigned, root.role_keys(TIMESTAMP), root.roles[TIMESTAMP].threshold
         )
-    except (InsufficientSignaturesError, TrustServiceError) as e:
+    except InsufficientSignaturesError as e:
         logger.info("cannot sign timestamp for %s: %s", gun, e)
         raise BadRootError(_NO_TIMESTAMP_KEY) from e
+    except TrustServiceError as e:
+        logger.warning("cannot sign timestamp for %s: %s", gun, e)
+        raise ValidationError(_TRUST_UNAVAILABLE) from e
     return MetaUpdate(role=TIMESTAMP, version=signed.version, data=signed.to_bytes())
 
 

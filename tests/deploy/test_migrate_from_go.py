@@ -46,6 +46,7 @@ from tests.gotools import (
     make_delegation_key,
     require_go_tools,
 )
+from tests.interop.pairings import go_migrate, with_sslmode
 from tests.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.signer.gosigner import require_go_signer
 
@@ -54,26 +55,6 @@ pytestmark = [pytest.mark.gotools, pytest.mark.postgres, pytest.mark.timeout(600
 GUN = "example.com/migrated/app"
 ALIAS = "timestamp_1"
 PASSPHRASE_ENV = {"NOTARY_SIGNER_TIMESTAMP_1": "go-deployment-passphrase-3c9e"}
-GO_MIGRATIONS = Path(__file__).resolve().parents[1] / "data" / "go_migrations"
-
-
-async def _go_migrate(dsn: str, kind: str) -> None:
-    """Apply Go's migrations as golang-migrate v4 does (one version row, not dirty)."""
-    files = sorted((GO_MIGRATIONS / kind).glob("*.up.sql"))
-    conn = await asyncpg.connect(dsn)
-    try:
-        for path in files:
-            await conn.execute(path.read_text(encoding="utf-8"))
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version bigint not null primary key, dirty boolean not null)"
-        )
-        await conn.execute(
-            "INSERT INTO schema_migrations (version, dirty) VALUES ($1, false)",
-            int(files[-1].name.split("_", 1)[0]),
-        )
-    finally:
-        await conn.close()
 
 
 async def _snapshot(dsn: str, query: str) -> list[tuple[object, ...]]:
@@ -136,11 +117,6 @@ class Deployment:
         )
 
 
-def _with_sslmode(dsn: str) -> str:
-    # Go's lib/pq defaults to sslmode=require; the test server speaks plain TCP.
-    return dsn + ("&" if "?" in dsn else "?") + "sslmode=disable"
-
-
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     require_go_tools()
@@ -150,8 +126,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     server_db = asyncio.run(create_database(admin, "notary_go_server"))
     signer_db = asyncio.run(create_database(admin, "notary_go_signer"))
     try:
-        asyncio.run(_go_migrate(server_db, "server"))
-        asyncio.run(_go_migrate(signer_db, "signer"))
+        asyncio.run(go_migrate(server_db, "server"))
+        asyncio.run(go_migrate(signer_db, "signer"))
         run_checked([sys.executable, SCRIPTS / "gen_dev_certs.py", "--out", tmp_path / "certs"])
         server_port, signer_port = free_port(), free_port()
         signer_config = tmp_path / "signer-config.json"
@@ -167,7 +143,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
                     "logging": {"level": "info"},
                     "storage": {
                         "backend": "postgres",
-                        "db_url": _with_sslmode(signer_db),
+                        "db_url": with_sslmode(signer_db),
                         "default_alias": ALIAS,
                     },
                 },
@@ -193,7 +169,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
                         "tls_client_key": "certs/notary-client.key",
                     },
                     "logging": {"level": "info"},
-                    "storage": {"backend": "postgres", "db_url": _with_sslmode(server_db)},
+                    "storage": {"backend": "postgres", "db_url": with_sslmode(server_db)},
                 },
                 indent=2,
             )

@@ -1,7 +1,15 @@
 """The real ``notary`` CLI (Debian, Go 0.7) against our server, over TLS.
 
 The repository life of issue #3, split by concern, each on its own GUN of one
-server per storage kind (module scope; sqlite3 and PostgreSQL):
+server stack per pairing (module scope):
+
+* ``sqlite3``, ``postgres``: our server with its local (in-process) trust service;
+* issue #4's pairings, all on PostgreSQL with a remote signer over mutual TLS
+  (:mod:`tests.interop.pairings`): ``our-server+our-signer``,
+  ``go-server+our-signer`` (the Debian ``notary-server``), ``our-server+go-signer``
+  (the Debian ``notary-signer``).
+
+The scenarios:
 
 * init, add, publish, list, lookup, verify, remove + publish, ``add -p``;
 * witness, status, reset;
@@ -13,17 +21,27 @@ server per storage kind (module scope; sqlite3 and PostgreSQL):
 
 After every publishing step a brand-new client (empty trust dir, so it trusts on
 first use and walks timestamp -> snapshot -> root -> targets -> delegations)
-must list exactly what was published: names, SHA-256, sizes and roles.
+must list exactly what was published: names, SHA-256, sizes and roles. In the
+pairings, the server's timestamp and snapshot keys must be the signer's.
+
+No scenario is specific to our server: none checks a behaviour where the ADRs
+say we differ from Go (0006, 0007: error codes of broken uploads, concurrent
+versions, prefix deletes of the memory store, ...), and every assertion holds
+for the Debian ``notary-server`` as well, so none is excluded from
+``go-server+our-signer``. A scenario added later that checks such a difference
+must skip that pairing, with a comment naming the ADR.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
@@ -33,6 +51,13 @@ from tests.gotools import (
     TargetListing,
     make_delegation_key,
     require_go_tools,
+)
+from tests.interop.pairings import (
+    PAIRINGS,
+    SIGNER_ALIAS,
+    Pairing,
+    Stack,
+    server_with_signer,
 )
 from tests.interop.repo_builder import fetch_server_key
 from tests.ourserver import OurNotaryServer, StorageKind
@@ -44,19 +69,45 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.gotools
 
 RELEASES = "targets/releases"
+LOCAL_TRUST: dict[str, StorageKind] = {"sqlite3": "sqlite3", "postgres": "postgres"}
+"""Our server with its in-process trust service, by storage backend."""
+REMOTE_SIGNER: dict[str, Pairing] = {pairing: pairing for pairing in PAIRINGS}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The server the scenarios talk to and, for issue #4's pairings, its signer stack."""
+
+    server: NotaryServerProcess
+    stack: Stack | None = None
 
 
 @pytest.fixture(
     scope="module",
-    params=["sqlite3", pytest.param("postgres", marks=pytest.mark.postgres)],
+    params=[
+        "sqlite3",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        *(pytest.param(pairing, marks=pytest.mark.postgres) for pairing in PAIRINGS),
+    ],
 )
-def server(
+def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OurNotaryServer]:
+) -> Iterator[Deployment]:
+    """One running deployment per parameter: a local-trust server, or a server + signer pairing."""
     require_go_tools()
-    storage: StorageKind = request.param
-    with OurNotaryServer(tmp_path_factory.mktemp(f"our-server-{storage}"), storage=storage) as srv:
-        yield srv
+    kind: str = request.param
+    workdir = tmp_path_factory.mktemp(f"cli-stack-{kind}")
+    if kind in LOCAL_TRUST:
+        with OurNotaryServer(workdir, storage=LOCAL_TRUST[kind]) as srv:
+            yield Deployment(srv)
+    else:
+        with server_with_signer(workdir, REMOTE_SIGNER[kind]) as stack:
+            yield Deployment(stack.server, stack)
+
+
+@pytest.fixture(scope="module")
+def server(deployment: Deployment) -> NotaryServerProcess:
+    return deployment.server
 
 
 # --------------------------------------------------------------------------- helpers
@@ -91,7 +142,7 @@ class Session:
 
 
 @pytest.fixture
-def session(server: OurNotaryServer, tmp_path: Path) -> Session:
+def session(server: NotaryServerProcess, tmp_path: Path) -> Session:
     return Session(server, tmp_path)
 
 
@@ -329,3 +380,31 @@ def test_docker_style_server_managed_snapshot(session: Session) -> None:
     newer = payload("1.0")
     published(owner, "add", gun, "1.0", session.target_file("1.0.bin", newer), "-p")
     assert_fresh_client_sees(session, gun, {row("latest", latest), row("1.0", newer)})
+
+
+def _signer_keys(dsn: str) -> dict[str, tuple[str, str, str]]:
+    async def fetch() -> dict[str, tuple[str, str, str]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch("SELECT key_id, gun, role, passphrase_alias FROM private_keys")
+        finally:
+            await conn.close()
+        return {r["key_id"]: (r["gun"], r["role"], r["passphrase_alias"]) for r in rows}
+
+    return asyncio.run(fetch())
+
+
+def test_server_keys_live_in_the_signer(deployment: Deployment, session: Session) -> None:
+    """In a pairing, the server's timestamp and snapshot keys are ECDSA keys the signer holds."""
+    if deployment.stack is None:
+        pytest.skip("our server's local trust service: there is no signer")
+    gun = unique_gun("signer-keys")
+    alice, server = session("alice"), session.server
+    published(alice, "init", gun, "-p")
+    alice.rotate_key(gun, SNAPSHOT, server_managed=True)
+    held = _signer_keys(deployment.stack.signer_db)
+    for role in (TIMESTAMP, SNAPSHOT):
+        key = fetch_server_key(server, gun, role)
+        assert key.keytype == "ecdsa", role
+        assert held[key.key_id] == (gun, role, SIGNER_ALIAS)  # encrypted under the alias
+        assert signing_keyids(server, gun, role) == {key.key_id}

@@ -44,16 +44,13 @@ class WorkerServer(OurNotaryServer):
         workers: int = 1,
         trust_service: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(workdir, storage="postgres", db_url=db_url)
+        super().__init__(workdir, storage="postgres", db_url=db_url, trust_service=trust_service)
         self.workers = workers
-        self.trust_service = trust_service
 
     def _write_config(self, cert_path: Path, key_path: Path) -> None:
         super()._write_config(cert_path, key_path)
         config = json.loads(self.config_path.read_text())
         config["server"]["workers"] = self.workers
-        if self.trust_service is not None:
-            config["trust_service"] = self.trust_service
         self.config_path.write_text(json.dumps(config, indent=2))
 
 

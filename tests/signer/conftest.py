@@ -56,7 +56,11 @@ def _client(ca: trustme.CA, **kwargs: Any) -> ClientCert:
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    base = tmp_path_factory.mktemp("signer-tls")
+    return write_tls_files(tmp_path_factory.mktemp("signer-tls"))
+
+
+def write_tls_files(base: Path) -> TLSFiles:
+    """A fresh trustme CA, the signer's certificate and client certificates, under ``base``."""
     ca = trustme.CA()
     server = ca.issue_cert("127.0.0.1", "localhost", "notary-signer")
     cert_file, key_file, ca_file = base / "signer.crt", base / "signer.key", base / "ca.pem"

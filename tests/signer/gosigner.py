@@ -69,8 +69,18 @@ class SignerProcess:
         return [sys.executable, "-m", "notary_signer", "--config", str(self.config_path)]
 
     def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Write the config, start the process and wait (bounded) until both services serve.
+
+        A restart (after :meth:`stop` or :meth:`kill`) keeps the port, so a server
+        configured with it finds the signer again; the log is appended to.
+        """
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        if not self.port:
+            self.port = free_port()
         config = {
             "server": {
                 "grpc_addr": f"127.0.0.1:{self.port}",
@@ -84,7 +94,7 @@ class SignerProcess:
         self.config_path.write_text(json.dumps(config))
         env = no_proxy_env(os.environ)
         env.update(self.env)
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 self.argv(),
                 stdin=subprocess.DEVNULL,
@@ -98,7 +108,6 @@ class SignerProcess:
         except BaseException:
             self.stop()
             raise
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -138,6 +147,18 @@ class SignerProcess:
                 proc.kill()
                 proc.wait(timeout=timeout)
         return proc.returncode
+
+    @property
+    def running(self) -> bool:
+        """Whether the process was started and has not exited."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the process (no graceful shutdown) and reap it."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=timeout)
 
     @property
     def log(self) -> str:
