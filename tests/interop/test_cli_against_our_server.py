@@ -394,10 +394,15 @@ def _signer_keys(dsn: str) -> dict[str, tuple[str, str, str]]:
     return asyncio.run(fetch())
 
 
+# Only the pairings have a signer; the local trust service keeps keys in the server.
+@pytest.mark.parametrize(
+    "deployment",
+    [pytest.param(pairing, marks=pytest.mark.postgres) for pairing in PAIRINGS],
+    indirect=True,
+)
 def test_server_keys_live_in_the_signer(deployment: Deployment, session: Session) -> None:
     """In a pairing, the server's timestamp and snapshot keys are ECDSA keys the signer holds."""
-    if deployment.stack is None:
-        pytest.skip("our server's local trust service: there is no signer")
+    assert deployment.stack is not None
     gun = unique_gun("signer-keys")
     alice, server = session("alice"), session.server
     published(alice, "init", gun, "-p")
