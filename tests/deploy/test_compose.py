@@ -263,6 +263,8 @@ def test_dev_certs_command(tmp_path: Path) -> None:
 
 def test_generated_material_is_git_ignored(tmp_path: Path) -> None:
     if shutil.which("git") is None or not (REPO / ".git").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs in a git clone; git or .git is missing")
         pytest.skip("not a git work tree")
     paths = [
         "certs/notary-server.key",

@@ -21,7 +21,7 @@ import pytest
 import trustme
 
 from notary_signer.config import TLSConfig
-from tests.gotools import missing_go_tools
+from tests.gotools import require_go_tools
 from tests.perf_coherence.helpers import Publisher, WorkerServer, psql
 from tests.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.signer.conftest import ClientCert, TLSFiles
@@ -70,8 +70,7 @@ def servers(
 ) -> Iterator[tuple[WorkerServer, WorkerServer, str]]:
     """(a publisher with one process, a server with two workers, the database DSN)."""
     require_go_signer()
-    if missing_go_tools():
-        pytest.skip("the Go notary tools are not installed")
+    require_go_tools()
     admin = admin_dsn()
     require_postgres(admin)
     base = tmp_path_factory.mktemp("workers")
