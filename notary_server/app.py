@@ -20,8 +20,12 @@ from aiohttp import web
 from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY, METRICS_KEY, READER_KEY
 from notary_server.auth import controller as auth
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
+from notary_server.gun import gun_problem
+from notary_server.handlers import health
+from notary_server.limits import LIMITER_KEY, RateLimiter, rate_limit_middleware
 from notary_server.maintenance import maintenance_ctx
 from notary_server.metrics import ServerMetrics
+from notary_server.metrics_listener import metrics_listener_ctx, serve_metrics
 from notary_server.middlewares import OPERATION_KEY, error_middleware
 from notary_server.requestlog import request_log_middleware
 from notary_server.routes import CATCH_ALL_METHODS, clean_path, match_route
@@ -43,13 +47,6 @@ __all__ = ["create_app", "dispatch"]
 logger = logging.getLogger(__name__)
 
 _ZERO_TIME = "Mon, 01 Jan 0001 00:00:00 UTC"
-
-MAX_UPLOAD_BYTES = 128 * 1024 * 1024
-"""Largest request body accepted (an upload holds every changed role at once).
-
-Go sets no limit; aiohttp's default (1 MiB) refused ordinary large targets
-files. The Go client downloads no metadata file above 100 MiB.
-"""
 
 
 def _cache_headers(response: web.StreamResponse, kind: CacheKind, caching: CachingConfig) -> None:
@@ -73,6 +70,8 @@ def _cache_headers(response: web.StreamResponse, kind: CacheKind, caching: Cachi
 
 
 def _check_gun_prefix(gun: str, prefixes: tuple[str, ...], error: ErrorCode) -> None:
+    if (problem := gun_problem(gun)) is not None:  # a GUN no store can hold (ADR 0012)
+        raise ApiError(error, problem if error is ErrorCode.INVALID_GUN else NO_DETAIL)
     if not prefixes or any(gun.startswith(prefix) for prefix in prefixes):
         return
     detail = f"Require GUNs with prefix: [{' '.join(prefixes)}]"
@@ -94,6 +93,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             raise ApiError(ErrorCode.METADATA_NOT_FOUND)
         return web.Response(status=405)
     route, params = found
+    if route.handler is health.metrics:  # beyond Go: maybe elsewhere or behind auth
+        return await serve_metrics(request)
     request[OPERATION_KEY] = route.operation
     config = request.app[CONFIG_KEY]
     if route.prefix_error is not None and "gun" in params:
@@ -126,9 +127,17 @@ def create_app(
         The application, ready for ``web.run_app`` or a test client.
     """
     app = web.Application(
-        middlewares=[request_log_middleware, error_middleware], client_max_size=MAX_UPLOAD_BYTES
+        middlewares=[request_log_middleware, rate_limit_middleware, error_middleware],
+        # Uploads are streamed under config.limits (notary_server.multipart); this
+        # bounds any other body read in full.
+        client_max_size=config.limits.max_body_bytes,
     )
     app[CONFIG_KEY] = config
+    limits = config.limits
+    if limits.rate_per_second > 0:
+        app[LIMITER_KEY] = RateLimiter(
+            limits.rate_per_second, limits.burst, clients=limits.rate_clients
+        )
     app[METRICS_KEY] = ServerMetrics()
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -166,8 +175,10 @@ def create_app(
     app.cleanup_ctx.append(reader_ctx)
     app.cleanup_ctx.append(trust_ctx)
     app.cleanup_ctx.append(maintenance_ctx)  # re-signing, expiry gauges, retention (ADR 0009)
+    app.cleanup_ctx.append(metrics_listener_ctx)  # only when metrics.listen_addr is set
     auth.install(app, config.auth)  # before the catch-all: the built-in issuer's route
-    app.router.add_route("*", "/{path:.*}", dispatch)
+    # [\s\S]: a decoded path may hold a newline, which "." would not match (aiohttp 404).
+    app.router.add_route("*", r"/{path:[\s\S]*}", dispatch)
     return app
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from notary_runtime.config import ConfigReader
 from notary_server.auth.certs import (
     CertificateError,
     IssuerError,
@@ -28,6 +29,7 @@ from notary_server.auth.certs import (
     load_signing_material,
 )
 from notary_server.auth.htpasswd import Htpasswd, HtpasswdError
+from notary_server.limit_settings import LimitsConfig
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,7 +39,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CachingConfig",
     "ConfigError",
+    "LimitsConfig",
     "MaintenanceConfig",
+    "MetricsConfig",
     "ServerConfig",
     "StorageConfig",
     "TLSConfig",
@@ -155,6 +159,20 @@ class MaintenanceConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    """``metrics`` (beyond Go, ADR 0012): where ``/metrics`` is served and who may read it.
+
+    By default it is open on the main listener, as in Go. ``listen_addr``
+    (``host:port``; an empty host means loopback) serves it on its own plain
+    HTTP listener instead, and the main listener no longer answers it.
+    ``require_auth`` asks for a token with ``registry:catalog:*`` (needs token auth).
+    """
+
+    listen_addr: tuple[str, int] | None = None
+    require_auth: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:
     """The whole server configuration."""
 
@@ -171,63 +189,21 @@ class ServerConfig:
     """``server.workers`` (beyond Go): processes serving the port (SO_REUSEPORT)."""
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     """``resign``, ``retention``, ``expiry`` (beyond Go): background maintenance."""
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    """``limits`` (beyond Go, ADR 0012): request sizes, counts and rate."""
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    """``metrics`` (beyond Go, ADR 0012): a separate listener and/or auth for ``/metrics``."""
 
 
-class _Reader:
-    """Looks keys up in the file, with ``NOTARY_SERVER_*`` overrides (viper's rule)."""
+class _Reader(ConfigReader):
+    """Looks keys up in the file, with ``NOTARY_SERVER_*`` overrides (viper's rule).
+
+    :class:`notary_runtime.config.ConfigReader` (shared with the signer) with
+    this file's prefix and :class:`ConfigError`.
+    """
 
     def __init__(self, document: Mapping[str, Any], environ: Mapping[str, str], base: Path) -> None:
-        self.document = document
-        self.environ = environ
-        self.base = base
-
-    def get(self, key: str) -> Any:
-        env_name = ENV_PREFIX + key.replace(".", "_").upper()
-        if env_name in self.environ:
-            return self.environ[env_name]
-        node: Any = self.document
-        for part in key.split("."):
-            if not isinstance(node, dict):
-                return None
-            # viper matches keys case-insensitively
-            node = next((v for k, v in node.items() if k.lower() == part), None)
-        return node
-
-    def string(self, key: str, default: str = "") -> str:
-        value = self.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool | dict | list):
-            raise ConfigError(f"{key}: expected a string")
-        return str(value)
-
-    def integer(self, key: str, default: int) -> int:
-        value = self.get(key)
-        if value is None or value == "":
-            return default
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected an integer")
-        try:
-            return int(value)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{key}: expected an integer, got {value!r}") from e
-
-    def path(self, key: str) -> Path | None:
-        value = self.string(key)
-        if not value:
-            return None
-        path = Path(value)
-        return path if path.is_absolute() else self.base / path
-
-    def string_list(self, key: str) -> tuple[str, ...]:
-        value = self.get(key)
-        if value is None:
-            return ()
-        if isinstance(value, str):  # an environment override: space separated, as viper splits
-            return tuple(value.split())
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{key}: expected a list of strings")
-        return tuple(value)
+        super().__init__(document, environ, base, env_prefix=ENV_PREFIX, error=ConfigError)
 
 
 def parse_address(address: str, key: str = "server.http_addr") -> tuple[str, int]:
@@ -468,6 +444,43 @@ def _maintenance(reader: _Reader) -> MaintenanceConfig:
     )
 
 
+def _limits(reader: _Reader) -> LimitsConfig:
+    defaults = LimitsConfig()
+    counts = {}
+    for name in (
+        "max_body_bytes",
+        "max_parts",
+        "max_metadata_bytes",
+        "max_targets_per_file",
+        "max_changefeed_records",
+    ):
+        value = reader.integer(f"limits.{name}", getattr(defaults, name))
+        if value < 1:
+            raise ConfigError(f"limits.{name}: must be at least 1")
+        counts[name] = value
+    clients = reader.integer("limits.rate.clients", defaults.rate_clients)
+    if clients < 1:
+        raise ConfigError("limits.rate.clients: must be at least 1")
+    return LimitsConfig(
+        **counts,
+        rate_per_second=_number(reader, "limits.rate.requests_per_second", 0.0, minimum=0.0),
+        rate_burst=_number(reader, "limits.rate.burst", 0.0, minimum=0.0),
+        rate_clients=clients,
+    )
+
+
+def _metrics(reader: _Reader, auth: TokenAuthConfig | None) -> MetricsConfig:
+    address = reader.string("metrics.listen_addr")
+    listen = None
+    if address:
+        host, port = parse_address(address, "metrics.listen_addr")
+        listen = (host or "127.0.0.1", port)
+    require_auth = _boolean(reader, "metrics.require_auth", default=False)
+    if require_auth and auth is None:
+        raise ConfigError('metrics.require_auth: needs auth.type "token"')
+    return MetricsConfig(listen_addr=listen, require_auth=require_auth)
+
+
 def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
     """Read and check ``server-config.json``.
 
@@ -491,6 +504,7 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
     host, port = parse_address(address)
     storage = _storage(reader)
     trust_service = _trust_service(reader)
+    auth = _auth(reader)
     return ServerConfig(
         host=host,
         port=port,
@@ -500,7 +514,9 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
         caching=_caching(reader),
         gun_prefixes=_gun_prefixes(reader),
         logging_level=reader.string("logging.level", "error"),
-        auth=_auth(reader),
+        auth=auth,
         workers=_workers(reader, storage.backend, trust_service.type),
         maintenance=_maintenance(reader),
+        limits=_limits(reader),
+        metrics=_metrics(reader, auth),
     )

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from notary_server.appkeys import METRICS_KEY
 from notary_server.errors import EMPTY_DETAIL, ApiError, ErrorCode, go_json
+from notary_server.limits import LimitExceededError, refuse_and_close
 from notary_server.services.timestamp import RefreshError
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
 from notary_server.trust.base import TrustServiceError
@@ -65,6 +66,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except web.HTTPException:
         raise
+    except LimitExceededError as e:  # beyond Go (ADR 0012): 413, written with Go's envelope
+        logger.info("%s %s: %s", request.method, request.path, e)
+        response = await refuse_and_close(request, e)
     except Exception as e:
         error = to_api_error(e)
         if error.code.status >= 500:  # noqa: PLR2004 - server errors

@@ -5,6 +5,13 @@ slash; Go builds that basename it broke delegation uploads, notary#1630) with
 an optional ``.json`` suffix trimmed; the form field name is ignored. Each part
 must decode as ``{"signed": {...}, "signatures": [...]}``; the full validation
 comes later. If a role appears twice the last part wins, as in Go.
+
+Beyond Go, the ``limits`` section (ADR 0012) is enforced while the body
+streams in: the body as a whole (its declared length up front, then the bytes
+actually received), each part, the number of parts and the number of targets
+in a file. The first limit crossed ends the read with
+:class:`~notary_server.limits.LimitExceededError`; the rest of the body is
+never read.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader
+from aiohttp.http_exceptions import HttpProcessingError
 
+from notary_server.appkeys import CONFIG_KEY
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
+from notary_server.limits import LimitExceededError
 from notary_tuf._fields import decode_b64
 from notary_tuf.canonical import parse_json
 from notary_tuf.errors import NotaryTufError
@@ -22,6 +32,8 @@ from notary_tuf.rolenames import is_valid_role
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+    from notary_server.limit_settings import LimitsConfig
 
 __all__ = ["read_uploads"]
 
@@ -72,6 +84,53 @@ def _check_signed_meta(value: Any) -> None:
         _check_signatures(value["signatures"])
 
 
+_CHUNK_SIZE = 64 * 1024
+
+
+def _check_body_received(request: web.Request, limits: LimitsConfig) -> None:
+    # Bytes taken off the socket so far (boundaries and part headers included).
+    if request.content.total_bytes > limits.max_body_bytes:
+        raise LimitExceededError("max_body_bytes", limits.max_body_bytes)
+
+
+async def _read_part(part: BodyPartReader, request: web.Request, limits: LimitsConfig) -> bytes:
+    """Read one part chunk by chunk, stopping at the first limit crossed."""
+    data = bytearray()
+    while not part.at_eof():  # as BodyPartReader.read, with the limits checked per chunk
+        try:
+            chunk = await part.read_chunk(_CHUNK_SIZE)
+        except (ValueError, HttpProcessingError) as e:
+            raise ApiError(ErrorCode.MALFORMED_UPLOAD) from e
+        _check_body_received(request, limits)
+        data.extend(chunk)
+        if len(data) > limits.max_metadata_bytes:
+            raise LimitExceededError("max_metadata_bytes", limits.max_metadata_bytes)
+    return bytes(data)
+
+
+def _part_role(part: object) -> tuple[BodyPartReader, str]:
+    """The part and the role it uploads: its filename, ``.json`` trimmed."""
+    if not isinstance(part, BodyPartReader):
+        raise ApiError(ErrorCode.MALFORMED_UPLOAD)
+    try:
+        filename = part.filename
+    except RuntimeWarning:  # aiohttp's BadContentDisposition*: raised if warnings are errors
+        filename = None
+    role = (filename or "").removesuffix(".json")
+    if not role:
+        raise ApiError(ErrorCode.NO_FILENAME, NO_DETAIL)
+    if not is_valid_role(role):
+        raise ApiError(ErrorCode.INVALID_ROLE, role)
+    return part, role
+
+
+def _check_targets_count(value: Any, limits: LimitsConfig) -> None:
+    signed = value.get("signed") if isinstance(value, dict) else None
+    targets = signed.get("targets") if isinstance(signed, dict) else None
+    if isinstance(targets, dict) and len(targets) > limits.max_targets_per_file:
+        raise LimitExceededError("max_targets_per_file", limits.max_targets_per_file)
+
+
 async def read_uploads(request: web.Request) -> dict[str, bytes]:
     """Read every part of an upload into role name → bytes.
 
@@ -79,32 +138,38 @@ async def read_uploads(request: web.Request) -> dict[str, bytes]:
         ApiError: ``MALFORMED_UPLOAD`` (not multipart, or a broken body),
             ``NO_FILENAME``, ``INVALID_ROLE`` (detail: the role) or
             ``MALFORMED_JSON``.
+        LimitExceededError: the body, a part, the number of parts or the
+            number of targets in a file is over its limit.
     """
+    limits = request.app[CONFIG_KEY].limits
+    declared = request.content_length
+    if declared is not None and declared > limits.max_body_bytes:
+        raise LimitExceededError("max_body_bytes", limits.max_body_bytes)
     try:
         reader = await request.multipart()
     except (ValueError, AssertionError, KeyError) as e:
         raise ApiError(ErrorCode.MALFORMED_UPLOAD) from e
     uploads: dict[str, bytes] = {}
+    parts = 0
     while True:
         try:
             part = await reader.next()
-        except ValueError as e:
+        # An invalid part header; a bad Content-Disposition is only a warning
+        # (aiohttp's BadContentDisposition*, no filename) unless warnings are errors.
+        except (ValueError, HttpProcessingError, RuntimeWarning) as e:
             raise ApiError(ErrorCode.MALFORMED_UPLOAD) from e
+        _check_body_received(request, limits)
         if part is None:
             return uploads
-        if not isinstance(part, BodyPartReader):
-            raise ApiError(ErrorCode.MALFORMED_UPLOAD)
-        role = (part.filename or "").removesuffix(".json")
-        if not role:
-            raise ApiError(ErrorCode.NO_FILENAME, NO_DETAIL)
-        if not is_valid_role(role):
-            raise ApiError(ErrorCode.INVALID_ROLE, role)
+        parts += 1
+        if parts > limits.max_parts:
+            raise LimitExceededError("max_parts", limits.max_parts)
+        body_part, role = _part_role(part)
+        data = await _read_part(body_part, request, limits)
         try:
-            data = bytes(await part.read())
-        except ValueError as e:
-            raise ApiError(ErrorCode.MALFORMED_UPLOAD) from e
-        try:
-            _check_signed_meta(parse_json(data))
+            value = parse_json(data)
+            _check_signed_meta(value)
         except (NotaryTufError, TypeError) as e:
             raise ApiError(ErrorCode.MALFORMED_JSON) from e
+        _check_targets_count(value, limits)
         uploads[role] = data

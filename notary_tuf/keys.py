@@ -120,6 +120,10 @@ def parse_certificate(der: bytes) -> x509.Certificate:
     try:
         cert = x509.load_der_x509_certificate(der)
         _ = cert.extensions
+        # Names too: cryptography decodes them lazily, and a malformed subject
+        # would otherwise raise ValueError later, e.g. when reading the CN
+        # (found by fuzzing; Go's parser fails on it here).
+        _ = cert.subject, cert.issuer
         try:
             _check_public_key(cert.public_key())
         except UnsupportedAlgorithm as e:
@@ -128,7 +132,8 @@ def parse_certificate(der: bytes) -> x509.Certificate:
             if cert.public_key_algorithm_oid in _GO_KEY_ALGORITHMS:
                 raise CertificateError(f"unsupported certificate public key: {e}") from e
             logger.debug("certificate has a public key of unknown algorithm")
-    except (ValueError, TypeError, x509.DuplicateExtension) as e:
+    # InvalidVersion is not a ValueError (found by fuzzing).
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.InvalidVersion) as e:
         raise CertificateError(f"unable to parse certificate: {e}") from e
     return cert
 

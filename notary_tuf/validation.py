@@ -246,7 +246,11 @@ def _parse_upload(role: str, data: bytes, error_type: type[ValidationError]) -> 
         raise error_type(str(e)) from e
     if metadata.version > MAX_VERSION:
         raise error_type(f"{role} version {metadata.version} exceeds the maximum {MAX_VERSION}")
-    if metadata.go_bytes() != data:
+    try:
+        relaid = metadata.go_bytes()
+    except NotaryTufError as e:  # e.g. a control character Go cannot write (found by fuzzing)
+        raise error_type(str(e)) from e
+    if relaid != data:
         raise error_type(
             f"{role} is not in the canonical file layout Go notary writes "
             "(unknown or unsigned fields, whitespace, or a non-canonical order)"

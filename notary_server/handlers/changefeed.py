@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from notary_server.appkeys import METASTORE_KEY
+from notary_server.appkeys import CONFIG_KEY, METASTORE_KEY
 from notary_server.errors import EMPTY_DETAIL, ApiError, ErrorCode, go_json
 from notary_tuf.gotime import format_go_time
 
@@ -72,9 +72,11 @@ async def changefeed(request: web.Request, params: Mapping[str, str]) -> web.Str
         change_id = _parse_int32(request.query.get("change_id", "") or "0")
     except ValueError as e:
         raise ApiError(ErrorCode.INVALID_PARAMETERS, EMPTY_DETAIL) from e
-    changes = await request.app[METASTORE_KEY].get_changes(
-        change_id, records or DEFAULT_PAGE_SIZE, params.get("gun")
-    )
+    # Beyond Go (ADR 0012): a page holds at most limits.max_changefeed_records;
+    # clients page on from the last ID they saw, so a smaller page is harmless.
+    cap = request.app[CONFIG_KEY].limits.max_changefeed_records
+    page = max(-cap, min(cap, records or DEFAULT_PAGE_SIZE))
+    changes = await request.app[METASTORE_KEY].get_changes(change_id, page, params.get("gun"))
     # Go's SQL stores always answer a list, [] when empty (its memory store can say null).
     body = {"count": len(changes), "records": [_record(c) for c in changes]}
     return web.Response(

@@ -1,0 +1,51 @@
+"""The ``limits`` settings (beyond Go, ADR 0012), apart from the code that enforces them.
+
+Kept free of aiohttp so that reading the configuration does not import the
+web framework; :mod:`notary_server.limits` enforces these values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["LimitsConfig"]
+
+MIB: Final = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES: Final = 128 * MIB
+"""Largest upload body: the previous fixed limit; Go's client fetches no file above 100 MiB."""
+DEFAULT_MAX_METADATA_BYTES: Final = 100 * MIB
+"""Largest single role file: Go's client refuses to download more (``notary.MaxDownloadSize``)."""
+DEFAULT_MAX_PARTS: Final = 10_000
+"""Most parts in one upload: root, targets, snapshot and every changed delegation."""
+DEFAULT_MAX_TARGETS: Final = 1_000_000
+"""Most entries in one targets file: more than fit in 100 MiB at a realistic ~150 bytes each."""
+DEFAULT_MAX_CHANGEFEED_RECORDS: Final = 10_000
+"""Largest changefeed page; a larger ``records`` is served this many (clients page on)."""
+DEFAULT_RATE_CLIENTS: Final = 10_000
+"""Most client addresses whose token buckets are kept (least recently seen dropped first)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitsConfig:
+    """``limits``: request limits (beyond Go, ADR 0012).
+
+    Keys: ``max_body_bytes``, ``max_parts``, ``max_metadata_bytes``,
+    ``max_targets_per_file``, ``max_changefeed_records``,
+    ``rate.requests_per_second`` (0, the default, turns the rate limit off),
+    ``rate.burst`` (default: twice the rate, at least 1) and ``rate.clients``.
+    """
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_parts: int = DEFAULT_MAX_PARTS
+    max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    max_targets_per_file: int = DEFAULT_MAX_TARGETS
+    max_changefeed_records: int = DEFAULT_MAX_CHANGEFEED_RECORDS
+    rate_per_second: float = 0.0
+    rate_burst: float = 0.0
+    rate_clients: int = DEFAULT_RATE_CLIENTS
+
+    @property
+    def burst(self) -> float:
+        """The bucket size: ``rate.burst``, or twice the rate (at least one request)."""
+        return self.rate_burst if self.rate_burst > 0 else max(1.0, 2 * self.rate_per_second)

@@ -1,0 +1,159 @@
+"""Request limits (beyond Go, ADR 0012): sizes, counts, and a per-client request rate.
+
+Go notary-server sets none of these. Every default is above what the Go
+client, ``docker trust`` or a changefeed reader ever sends, so they only stop
+abuse: an upload body or part larger than any file a client would download,
+more parts than any publish has, a targets file with more entries than fit in
+a file a client would fetch, an unbounded changefeed page, or a client sending
+requests faster than any CI pipeline does (the rate limit is off by default).
+
+A limit that is hit raises :class:`LimitExceededError`; the error middleware
+writes it as Go's error envelope with status 413 (size and count limits) or
+429 (rate). This module does not read request bodies itself: the multipart
+reader (:mod:`notary_server.multipart`) enforces the size limits while it
+streams the body, so an oversized upload is cut off without being buffered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import web
+
+from notary_server.errors import go_json
+from notary_server.limit_settings import DEFAULT_RATE_CLIENTS, LimitsConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aiohttp.typedefs import Handler
+
+__all__ = [
+    "LIMITER_KEY",
+    "LimitExceededError",
+    "LimitsConfig",
+    "RateLimiter",
+    "limit_response",
+    "rate_limit_middleware",
+    "refuse_and_close",
+]
+
+_RATE_EXEMPT_PATHS: Final = frozenset({"/_notary_server/health"})
+
+
+class LimitExceededError(Exception):
+    """A request went over a limit.
+
+    Attributes:
+        limit: the configuration key of the limit (``max_body_bytes`` …).
+        maximum: the configured value.
+        status: 413 for size and count limits, 429 for the rate limit.
+    """
+
+    def __init__(self, limit: str, maximum: float, *, status: int = 413) -> None:
+        """Record which limit was hit."""
+        super().__init__(f"{limit} exceeded (maximum {maximum:g})")
+        self.limit = limit
+        self.maximum = maximum
+        self.status = status
+
+
+_CODES: Final = {
+    413: ("TOO_LARGE", "The request is larger than this server accepts."),
+    # docker/distribution's errcode for 429 (Go notary has no rate limit).
+    429: ("TOOMANYREQUESTS", "too many requests"),
+}
+
+
+def limit_response(error: LimitExceededError) -> web.Response:
+    """Write a limit error as Go's envelope (413s also close the connection)."""
+    code, message = _CODES[error.status]
+    body = {"errors": [{"code": code, "message": message, "detail": {"limit": error.limit}}]}
+    response = web.Response(
+        status=error.status,
+        body=go_json(body) + b"\n",
+        content_type="application/json",
+        charset="utf-8",
+    )
+    if error.status == 413:  # noqa: PLR2004 - the size limits
+        response.force_close()
+    else:
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+async def refuse_and_close(request: web.Request, error: LimitExceededError) -> web.StreamResponse:
+    """Answer a limit error, and stop reading a body that has not been read to its end.
+
+    aiohttp would otherwise keep reading ("lingering") the rest of an oversized
+    body for up to ten seconds after the answer. As Go's ``net/http`` does, the
+    answer is sent, then our side of the connection is shut (FIN), then the
+    connection is closed without reading further.
+    """
+    response = limit_response(error)
+    if request.content.is_eof():
+        return response
+    await response.prepare(request)
+    await response.write_eof()
+    transport = request.transport
+    if transport is not None and transport.can_write_eof():
+        transport.write_eof()
+    request.protocol.force_close()
+    return response
+
+
+class RateLimiter:
+    """Token buckets per client key, at most ``clients`` of them (LRU).
+
+    Each bucket holds up to ``burst`` tokens and refills at ``rate`` per second;
+    a request takes one. Dropping the least recently seen bucket when full only
+    ever forgives a client, so memory stays bounded whatever the number of
+    addresses.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        *,
+        clients: int = DEFAULT_RATE_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Create an empty limiter."""
+        self.rate = rate
+        self.burst = burst
+        self.clients = clients
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, key: str) -> bool:
+        """Take a token from ``key``'s bucket; return False when it is empty."""
+        now = self.clock()
+        tokens, last = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > self.clients:
+            self._buckets.popitem(last=False)
+        return allowed
+
+
+LIMITER_KEY: Final = web.AppKey("LIMITER_KEY", RateLimiter)
+"""The application's rate limiter (absent: no rate limit)."""
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer 429 when the client's address has no token left (the health route is exempt)."""
+    limiter = request.app.get(LIMITER_KEY)
+    if limiter is not None and request.path not in _RATE_EXEMPT_PATHS:
+        key = request.remote or ""
+        if not limiter.allow(key):
+            return limit_response(
+                LimitExceededError("rate.requests_per_second", limiter.rate, status=429)
+            )
+    return await handler(request)

@@ -1,0 +1,302 @@
+"""Attacks through the real HTTP API: refused with Go's code, nothing stored, repo still usable.
+
+The table is :data:`tests.hardening.attacks.ATTACKS` (rollback, freeze,
+mix-and-match, signature, key, method and threshold attacks, root rotation
+and version attacks, delegation and role-name tricks, the same role twice,
+versions at and beyond 2^31). Every attack runs on the memory store; a subset
+runs again on PostgreSQL, where the database rows are compared too.
+
+GUN attacks (``..``, ``%2F``, control characters, 1,000+ characters) and the
+decisions about delegation paths and a repeated role are tested below the
+table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
+from notary_tuf.signed import Metadata
+from tests.hardening.attacks import (
+    ATTACKS,
+    GUN,
+    RELEASES,
+    Attack,
+    Sent,
+    post,
+    publish,
+    published_repo,
+)
+from tests.hardening.state import error_of, report, store_state
+from tests.interop.repo_builder import SigningKey, flip_first_sig_byte, tamper_signatures
+from tests.server.helpers import form, raw_request, tuf_url
+
+if TYPE_CHECKING:
+    from notary_server.storage.base import MetaStore
+    from notary_server.storage.memory import MemoryMetaStore
+    from notary_server.storage.postgres import PostgresMetaStore
+    from notary_tuf.models import Targets
+    from tests.interop.repo_builder import RepoBuilder
+    from tests.server.helpers import AppClient, ClientFactory
+
+PG_SUBSET = (
+    "rollback-root-equal",
+    "rollback-targets-lower",
+    "rollback-delegation-equal",
+    "freeze-snapshot",
+    "mix-and-match",
+    "bad-signature",
+    "threshold-not-met",
+    "root-not-signed-by-previous",
+    "root-cn-mismatch",
+    "role-dotdot",
+    "version-2^31-targets",
+    "version-2^63-targets",
+)
+
+ATTACKS_TRIED: list[str] = []
+
+
+async def assert_still_publishable(client: AppClient, builder: RepoBuilder) -> None:
+    """A legitimate publish succeeds and the served chain is the one published."""
+    builder.add_target("after-attack", b"still fine\n")
+    parts = await publish(client, builder)
+    response = await client.get(tuf_url(builder.gun, "targets.json"))
+    assert response.status == 200
+    assert await response.read() == parts[TARGETS]
+
+
+async def run_attack(client: AppClient, store: MetaStore, attack: Attack) -> None:
+    builder = await published_repo(client, attack.configure)
+    if attack.prepare is not None:
+        await attack.prepare(client, builder)
+    sent = attack.build(builder)
+    before = await store_state(store)
+
+    response = await post(client, sent)
+
+    assert response.status == attack.status, await response.text()
+    error = await error_of(response)
+    assert error["code"] == attack.code, error
+    if attack.detail_name is not None:
+        detail = error["detail"]
+        assert isinstance(detail, dict)
+        assert detail["Name"] == attack.detail_name, detail
+    assert await store_state(store) == before
+    await assert_still_publishable(client, builder)
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+async def test_attack_refused_on_memory(
+    make_client: ClientFactory, memory_store: MemoryMetaStore, name: str
+) -> None:
+    client = await make_client(memory_store)
+    await run_attack(client, memory_store, ATTACKS[name])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", PG_SUBSET)
+async def test_attack_refused_on_postgres(
+    pg_env: tuple[AppClient, PostgresMetaStore], name: str
+) -> None:
+    client, pg_store = pg_env
+    rows_before = await pg_store._pool.fetchval("SELECT count(*) FROM tuf_files")
+    await run_attack(client, pg_store, ATTACKS[name])
+    # The refused upload wrote nothing; the final publish wrote targets, snapshot, timestamp.
+    rows_after = await pg_store._pool.fetchval("SELECT count(*) FROM tuf_files")
+    assert rows_after >= rows_before + 3
+
+
+# ------------------------------------------------------------------ the same role twice
+
+
+async def test_same_role_twice_last_wins(
+    make_client: ClientFactory, memory_store: MemoryMetaStore
+) -> None:
+    # Go keeps the last part for a role; the first (broken) one is never looked at.
+    client = await make_client(memory_store)
+    builder = await published_repo(client)
+    builder.add_target("next", b"next")
+    good = builder.targets_file()
+    bad = tamper_signatures(good, flip_first_sig_byte)
+    snapshot = builder.snapshot_file({TARGETS: good})
+    sent = Sent([(TARGETS, bad), (TARGETS, good), (SNAPSHOT, snapshot)])
+    response = await post(client, sent)
+    assert response.status == 200, await response.text()
+    stored = await memory_store.get_current(GUN, TARGETS)
+    assert stored.data == good
+
+
+# ------------------------------------------------------------------ versions at the cap
+
+
+async def test_version_2_31_minus_1_is_accepted(
+    make_client: ClientFactory, memory_store: MemoryMetaStore
+) -> None:
+    # The largest version the 32-bit column holds is stored; the server's own
+    # roles keep counting from theirs, so the repository keeps working.
+    client = await make_client(memory_store)
+    builder = await published_repo(client)
+    builder.add_target("max", b"max")
+    targets = builder.targets_file(version=2**31 - 1)
+    parts = {TARGETS: targets, SNAPSHOT: builder.snapshot_file({TARGETS: targets})}
+    response = await client.post(tuf_url(GUN), data=form(parts.items()))
+    assert response.status == 200, await response.text()
+    builder.accept(parts)
+    # …and the next targets version does not exist: any later targets upload is refused.
+    builder.add_target("more", b"more")
+    beyond = builder.targets_file(version=2**31)
+    response = await post(
+        client, Sent([(TARGETS, beyond), (SNAPSHOT, builder.snapshot_file({TARGETS: beyond}))])
+    )
+    error = await error_of(response)
+    assert (response.status, error["code"]) == (400, "INVALID_UPDATE")
+
+
+# ------------------------------------------------------------------ delegation paths
+
+
+async def test_delegation_target_outside_its_paths_is_stored_as_go_does(
+    make_client: ClientFactory, memory_store: MemoryMetaStore
+) -> None:
+    # Decision (ADR 0012): like Go, the server does not check a delegation's
+    # targets against the paths its parent grants (TUF spec §2.4 leaves that to
+    # clients, and Go's client drops such targets). Enforcing it would refuse
+    # uploads Go accepts, e.g. a delegation whose paths the parent narrowed later.
+    client = await make_client(memory_store)
+    builder = await published_repo(client)
+    builder.delegate(RELEASES, [SigningKey.generate()], paths=("releases/",))
+    builder.add_target("releases/ok", b"ok", RELEASES)
+    builder.add_target("elsewhere/evil", b"evil", RELEASES)
+    parts = await publish(client, builder, TARGETS, RELEASES)
+    stored: Metadata[Targets] = Metadata.from_bytes(
+        RELEASES, (await memory_store.get_current(GUN, RELEASES)).data
+    )
+    assert set(stored.signed.targets) == {"releases/ok", "elsewhere/evil"}
+    assert parts[RELEASES] == (await memory_store.get_current(GUN, RELEASES)).data
+    # What a client trusts is decided by the parent's paths, which it verifies.
+    parent: Metadata[Targets] = Metadata.from_bytes(
+        TARGETS, (await memory_store.get_current(GUN, TARGETS)).data
+    )
+    assert parent.signed.delegations is not None
+    declared = parent.signed.delegations.get(RELEASES)
+    assert declared is not None
+    assert declared.paths == ("releases/",)
+
+
+# ------------------------------------------------------------------ GUNs
+
+
+LONG_GUN = "example.com/" + "a" * 1000
+BAD_GUNS = {
+    "1000-chars": LONG_GUN,
+    "256-chars": "example.com/" + "b" * 244,
+    "nul": "example.com/a%00b",
+    "newline": "example.com/a%0Ab",
+    "escape": "example.com/a%1Bb",
+    "del": "example.com/a%7Fb",
+}
+
+
+async def check_unstorable_gun(client: AppClient, store: MetaStore, gun: str) -> None:
+    # Go answers 500 on PostgreSQL for a GUN longer than the varchar(255) column
+    # (and for a NUL, which PostgreSQL text cannot hold). We refuse such GUNs up
+    # front: INVALID_GUN on upload, METADATA_NOT_FOUND on reads and deletes (ADR 0012).
+    builder = await published_repo(client, gun="example.com/valid")
+    parts = builder.publish()
+    before = await store_state(store)
+
+    response = await client.post(tuf_url(gun), data=form(parts.items()))
+    assert response.status == 400
+    error = await error_of(response)
+    assert error["code"] == "INVALID_GUN"
+    assert "GUN" in str(error["detail"])
+    for tail in ("root.json", "timestamp.json", "1.root.json", "timestamp.key", "snapshot.key"):
+        response = await client.get(tuf_url(gun, tail))
+        assert response.status == 404, tail
+        assert (await error_of(response))["code"] == "METADATA_NOT_FOUND"
+    response = await client.delete(tuf_url(gun))
+    assert response.status == 404
+    response = await client.get(f"/v2/{gun}/_trust/changefeed?records=10")
+    assert response.status == 404
+    assert await store_state(store) == before
+
+
+@pytest.mark.parametrize("gun", BAD_GUNS.values(), ids=BAD_GUNS.keys())
+async def test_unstorable_gun_is_refused_on_memory(
+    memory_env: tuple[AppClient, MemoryMetaStore], gun: str
+) -> None:
+    await check_unstorable_gun(*memory_env, gun)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("gun", BAD_GUNS.values(), ids=BAD_GUNS.keys())
+async def test_unstorable_gun_is_refused_on_postgres(
+    pg_env: tuple[AppClient, PostgresMetaStore], gun: str
+) -> None:
+    await check_unstorable_gun(*pg_env, gun)
+
+
+@pytest.mark.postgres
+async def test_255_character_gun_reaches_the_store_on_postgres(
+    pg_env: tuple[AppClient, PostgresMetaStore],
+) -> None:
+    # The longest storable GUN passes the filter: reads reach PostgreSQL (404,
+    # not 500), and an upload reaches validation. (A root certificate's CN is
+    # at most 64 characters, so no valid root can name a GUN this long.)
+    client, pg_store = pg_env
+    gun = "example.com/" + "c" * 243
+    assert len(gun) == 255
+    response = await client.get(tuf_url(gun, "root.json"))
+    assert (response.status, (await error_of(response))["code"]) == (404, "METADATA_NOT_FOUND")
+    builder = await published_repo(client, gun="example.com/valid")
+    before = await store_state(pg_store)
+    response = await client.post(tuf_url(gun), data=form(builder.publish().items()))
+    assert response.status == 400
+    assert (await error_of(response))["code"] == "INVALID_UPDATE"
+    assert await store_state(pg_store) == before
+
+
+async def test_dotdot_gun_is_redirected_to_its_clean_form(
+    make_client: ClientFactory, memory_store: MemoryMetaStore
+) -> None:
+    # gorilla/mux semantics: an unclean path is a 301 to the clean one, before
+    # any handler runs; nothing is stored under a name with ".." in it.
+    client = await make_client(memory_store)
+    for target in (
+        "/v2/example.com/a/../b/_trust/tuf/",
+        "/v2/example.com/a/%2E%2E/b/_trust/tuf/",
+        "/v2/../_trust/tuf/root.json",
+    ):
+        response = await raw_request(client, "POST", target)
+        assert response.status == 301, target
+        assert ".." not in response.headers["location"]
+    assert await store_state(memory_store) == await store_state(memory_store)
+    assert await memory_store.list_guns() == []
+
+
+async def test_percent_encoded_slash_is_a_slash(
+    make_client: ClientFactory, memory_store: MemoryMetaStore
+) -> None:
+    # Go matches the decoded path: %2F in a GUN is a path separator, so
+    # "a%2Fb" and "a/b" are one repository, never two.
+    client = await make_client(memory_store)
+    builder = await published_repo(client, gun="example.com/a/b")
+    response = await raw_request(client, "GET", "/v2/example.com/a%2Fb/_trust/tuf/targets.json")
+    assert response.status == 200
+    assert response.body == builder.current[TARGETS]
+    response = await raw_request(client, "GET", "/v2/example.com/a%2F..%2Fb/_trust/tuf/root.json")
+    assert response.status in (301, 404)
+
+
+def test_every_attack_is_counted() -> None:
+    # The closing note of issue #7 cites these counts.
+    roles = {ROOT, TARGETS, SNAPSHOT, TIMESTAMP}
+    assert roles
+    report(f"attacks in the table: {len(ATTACKS)} (memory), {len(PG_SUBSET)} (postgres)")
+    report(f"GUN attacks: {len(BAD_GUNS)} x 2 stores + 3 redirect + %2F")
+    assert set(PG_SUBSET) <= set(ATTACKS)
+    assert json.dumps(sorted(ATTACKS))
