@@ -23,7 +23,7 @@ from typing import Any, Self
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.gotools import GoToolError, no_proxy_env, tail_of
+from tests.gotools import GoToolError, no_proxy_env, stop_process, tail_of
 
 __all__ = [
     "REPO",
@@ -174,16 +174,7 @@ class Service:
     def stop(self, timeout: float = 10.0) -> int | None:
         """Terminate, then kill after ``timeout``; return the exit status."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout)
-        return proc.returncode
+        return stop_process(proc, timeout)
 
     @property
     def log(self) -> str:

@@ -59,6 +59,7 @@ from tests.gotools.common import (
     missing_go_tools,
     no_proxy_env,
     require_go_tools,
+    stop_process,
     tail_of,
 )
 from tests.gotools.scenario import (
@@ -118,5 +119,6 @@ __all__ = [
     "run_reference_scenario",
     "run_server_managed_snapshot_scenario",
     "sha256_hex_from_meta",
+    "stop_process",
     "tail_of",
 ]

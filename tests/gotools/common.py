@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -74,3 +75,20 @@ def tail_of(path: Path, limit: int = 4000) -> str:
     except OSError:
         return ""
     return text[-limit:]
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> int | None:
+    """Terminate ``proc``, killing it if it outlives ``timeout``; return its exit status.
+
+    None when there was no process. A process that already exited is left as it is.
+    """
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    return proc.returncode

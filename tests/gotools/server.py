@@ -16,7 +16,14 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple, Self
 
 import trustme
 
-from tests.gotools.common import NOTARY_SERVER_BIN, GoToolError, free_port, no_proxy_env, tail_of
+from tests.gotools.common import (
+    NOTARY_SERVER_BIN,
+    GoToolError,
+    free_port,
+    no_proxy_env,
+    stop_process,
+    tail_of,
+)
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -165,14 +172,7 @@ class NotaryServerProcess:
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the server, killing it if it does not exit in ``timeout``."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
+        stop_process(proc, timeout)
 
     @property
     def log(self) -> str:

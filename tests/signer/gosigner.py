@@ -19,7 +19,14 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.gotools import NOTARY_SIGNER_BIN, GoToolError, free_port, no_proxy_env, tail_of
+from tests.gotools import (
+    NOTARY_SIGNER_BIN,
+    GoToolError,
+    free_port,
+    no_proxy_env,
+    stop_process,
+    tail_of,
+)
 from tests.signer.conftest import TLSFiles
 
 HEALTH_NAMES = ("grpc.health.v1.Health.KeyManagement", "grpc.health.v1.Health.Signer")
@@ -137,16 +144,7 @@ class SignerProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout)
-        return proc.returncode
+        return stop_process(proc, timeout)
 
     @property
     def running(self) -> bool:
