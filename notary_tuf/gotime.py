@@ -24,6 +24,7 @@ _RFC3339: Final = re.compile(
 )
 _NANOS_PER_SECOND: Final = 1_000_000_000
 _MAX_MARSHAL_YEAR: Final = 9999
+_UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _DAYS_YEAR0_TO_EPOCH_NEG: Final = -719528  # days from 1970-01-01 back to 0000-01-01
 
 
@@ -31,8 +32,8 @@ def unix_nanos(moment: datetime) -> int:
     """Return an aware datetime as integer nanoseconds since the Unix epoch."""
     if moment.tzinfo is None:
         raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
-    seconds = calendar.timegm(moment.utctimetuple())
-    return seconds * _NANOS_PER_SECOND + moment.microsecond * 1000
+    delta = moment - _UNIX_EPOCH  # aware arithmetic: exact, whatever the offset
+    return (delta.days * 86_400 + delta.seconds) * _NANOS_PER_SECOND + delta.microseconds * 1000
 
 
 def _format_offset(offset_minutes: int) -> str:

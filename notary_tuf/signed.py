@@ -127,7 +127,10 @@ class Envelope:
             Signature.from_dict(item, f"signatures[{i}]") for i, item in enumerate(raw_sigs or ())
         )
         return cls(
-            signed=signed, signatures=signatures, canonical=canonical_bytes(signed), raw=data
+            signed=signed,
+            signatures=signatures,
+            canonical=canonical_bytes(signed, str_keys=True),
+            raw=data,
         )
 
     def to_bytes(self) -> bytes:
@@ -181,7 +184,7 @@ class Metadata(Generic[T]):
     @classmethod
     def from_signed(cls, role: str, signed: T, signatures: Sequence[Signature] = ()) -> Metadata[T]:
         """Wrap a model built in memory (for signing and writing)."""
-        canonical = canonical_bytes(signed.to_dict())
+        canonical = canonical_bytes(signed.to_dict(), str_keys=True)
         envelope = Envelope(
             signed=signed.to_dict(), signatures=tuple(signatures), canonical=canonical
         )
@@ -216,4 +219,6 @@ class Metadata(Generic[T]):
         Go notary hashes this re-serialisation, not the bytes it stores (spec §5.9);
         an upload for which it differs from the raw bytes would break clients.
         """
-        return encode_envelope(canonical_bytes(self.signed.to_dict(go_form=True)), self.signatures)
+        return encode_envelope(
+            canonical_bytes(self.signed.to_dict(go_form=True), str_keys=True), self.signatures
+        )

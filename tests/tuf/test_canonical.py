@@ -64,8 +64,9 @@ json_values = st.recursive(
         "byte-order-of-keys",
     ],
 )
-def test_canonical_bytes(value: Any, expected: bytes) -> None:
-    assert canonical_bytes(value) == expected
+@pytest.mark.parametrize("str_keys", [False, True], ids=["python-writer", "fast-path"])
+def test_canonical_bytes(value: Any, expected: bytes, str_keys: bool) -> None:
+    assert canonical_bytes(value, str_keys=str_keys) == expected
 
 
 @pytest.mark.parametrize(
@@ -160,6 +161,66 @@ def test_canonical_equals_sorted_compact_json_without_escapes(value: Any) -> Non
     ours = canonical_bytes(value).decode()
     theirs = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert ours == theirs
+
+
+# Every JSON value, with what the fast path must hand to the pure-Python writer:
+# escapes, control characters, floats, integers beyond float64's exact range.
+_ANY_SCALAR = (
+    json_scalars
+    | st.text(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(2**70), max_value=2**70)
+)
+any_values = st.recursive(
+    _ANY_SCALAR,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children)
+    ),
+    max_leaves=30,
+)
+
+
+def _canonical_or_error(value: Any, *, str_keys: bool) -> bytes | str:
+    try:
+        return canonical_bytes(value, str_keys=str_keys)
+    except CanonicalizationError as e:
+        return f"error: {e}"
+
+
+@settings(max_examples=1500)
+@given(any_values)
+def test_fast_path_equals_the_python_writer(value: Any) -> None:
+    """``str_keys=True`` (the C encoder where provably exact) changes nothing, errors included."""
+    assert _canonical_or_error(value, str_keys=True) == _canonical_or_error(value, str_keys=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 'say "hi"'},
+        {"a": "back\\slash"},
+        {"a": "line\nbreak", "b": "\x00"},
+        {"n": 1.5},
+        {"n": 1.0, "e": 1e20},
+        {"n": 2**53 + 1, "m": -(2**63) - 1},
+        {"n": 10**15, "m": 10**16},
+        {"s": "\ud800"},
+        {"k": ("tuple", 1)},
+    ],
+    ids=[
+        "quote",
+        "backslash",
+        "control",
+        "fraction",
+        "integral-floats",
+        "big-ints",
+        "16-digits",
+        "lone-surrogate",
+        "tuple",
+    ],
+)
+def test_fast_path_hands_over_what_it_cannot_write_exactly(value: Any) -> None:
+    assert _canonical_or_error(value, str_keys=True) == _canonical_or_error(value, str_keys=False)
 
 
 @settings(max_examples=2000)
