@@ -16,6 +16,7 @@ streams the body, so an oversized upload is cut off without being buffered.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Final
@@ -41,6 +42,13 @@ __all__ = [
 ]
 
 _RATE_EXEMPT_PATHS: Final = frozenset({"/_notary_server/health"})
+
+CLOSE_DELAY: Final = 0.5
+"""Seconds between our FIN and the close, when the client is still sending a body.
+
+Closing a socket with unread data makes the kernel send a reset, and a reset
+that reaches the client before it has read our answer destroys the answer in
+its receive buffer. Go's net/http waits this long too."""
 
 
 class LimitExceededError(Exception):
@@ -89,8 +97,8 @@ async def refuse_and_close(request: web.Request, error: LimitExceededError) -> w
 
     aiohttp would otherwise keep reading ("lingering") the rest of an oversized
     body for up to ten seconds after the answer. As Go's ``net/http`` does, the
-    answer is sent, then our side of the connection is shut (FIN), then the
-    connection is closed without reading further.
+    answer is sent, then our side of the connection is shut (FIN), then after
+    :data:`CLOSE_DELAY` the connection is closed without reading further.
     """
     response = limit_response(error)
     if request.content.is_eof():
@@ -100,6 +108,7 @@ async def refuse_and_close(request: web.Request, error: LimitExceededError) -> w
     transport = request.transport
     if transport is not None and transport.can_write_eof():
         transport.write_eof()
+    await asyncio.sleep(CLOSE_DELAY)  # the client reads the answer before any reset
     request.protocol.force_close()
     return response
 
