@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from bench.procfs import TCP_LISTEN, process_tree, socket_ports
 from tests.interop.repo_builder import RepoBuilder, fetch_server_key
 from tests.ourserver import OurNotaryServer
 
@@ -46,6 +48,32 @@ class WorkerServer(OurNotaryServer):
     ) -> None:
         super().__init__(workdir, storage="postgres", db_url=db_url, trust_service=trust_service)
         self.workers = workers
+
+    def start(self) -> None:
+        """Start, then wait (bounded) until every worker listens, not only the first.
+
+        The health check that ends the usual start-up is answered by whichever
+        worker bound the port first; a test that spreads connections over the
+        workers needs them all accepting.
+        """
+        super().start()
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            pids = self.worker_pids()
+            listening = [pid for pid in pids if socket_ports(pid, self.port, TCP_LISTEN)]
+            if len(listening) == self.workers:
+                return
+            if time.monotonic() >= deadline:
+                self.stop()
+                msg = f"{len(listening)} of {self.workers} workers listen after start-up"
+                raise AssertionError(msg)
+            time.sleep(0.05)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the supervisor's workers (the process itself with one)."""
+        assert self._proc is not None
+        tree = process_tree(self._proc.pid)
+        return tree if self.workers == 1 else tree[1:]
 
     def _write_config(self, cert_path: Path, key_path: Path) -> None:
         super()._write_config(cert_path, key_path)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trustme
 
+from bench.procfs import TCP_ESTABLISHED, socket_ports
 from notary_signer.config import TLSConfig
 from tests.gotools import require_go_tools
 from tests.perf_coherence.helpers import Publisher, WorkerServer, psql
@@ -95,32 +96,6 @@ def servers(
         asyncio.run(drop_database(admin, dsn))
 
 
-def _worker_pids(server: WorkerServer) -> list[int]:
-    assert server._proc is not None
-    parent = server._proc.pid
-    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    return [int(pid) for pid in children]
-
-
-def _established_ports(pid: int, server_port: int) -> set[int]:
-    """Client ports of the connections to ``server_port`` that process ``pid`` holds."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = str(fd.readlink())
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    ports = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local_port = int(fields[1].split(":")[1], 16)
-        if local_port == server_port and fields[3] == "01" and fields[9] in inodes:
-            ports.add(int(fields[2].split(":")[1], 16))
-    return ports
-
-
 def _open(server: WorkerServer, context: ssl.SSLContext) -> http.client.HTTPSConnection:
     conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
     conn.connect()
@@ -146,8 +121,8 @@ def test_both_workers_serve_and_see_every_publish_at_once(
         for conn in conns:  # every connection answered; both workers' caches warm
             assert _get(conn, targets_path) == (200, targets)
         held = [
-            _established_ports(pid, two.port) & {c.sock.getsockname()[1] for c in conns}
-            for pid in _worker_pids(two)
+            socket_ports(pid, two.port, TCP_ESTABLISHED) & {c.sock.getsockname()[1] for c in conns}
+            for pid in two.worker_pids()
         ]
         assert len(held) == 2
         assert all(held), f"one worker holds no connection: {held}"  # both serve
