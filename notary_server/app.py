@@ -30,6 +30,7 @@ from notary_server.middlewares import OPERATION_KEY, error_middleware
 from notary_server.requestlog import request_log_middleware
 from notary_server.routes import CATCH_ALL_METHODS, clean_path, match_route
 from notary_server.services.current import open_reader
+from notary_server.services.warm import warm_chains
 from notary_server.storage import StorageError, open_store
 from notary_server.trust.local import LocalCryptoService
 from notary_server.trust.remote import open_remote
@@ -37,8 +38,9 @@ from notary_server.trust.remote import open_remote
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from notary_server.config import CachingConfig, ServerConfig
+    from notary_server.config import CachingConfig, MetadataCacheConfig, ServerConfig
     from notary_server.routes import CacheKind
+    from notary_server.services.current import MetadataReader
     from notary_server.storage.base import MetaStore
     from notary_server.trust.base import CryptoService
 
@@ -166,7 +168,10 @@ def create_app(
         await service.close()
 
     async def reader_ctx(app: web.Application) -> AsyncIterator[None]:
-        reader = await open_reader(app[METASTORE_KEY])  # the cache and its change tracker
+        # The cache and its change tracker; then, before the port is served, the warm-up.
+        reader = await open_reader(app[METASTORE_KEY], config.metadata_cache.max_bytes)
+        app[METRICS_KEY].watch_cache(reader.cache)
+        await _warm(reader, config.metadata_cache, app[METRICS_KEY])
         app[READER_KEY] = reader
         yield
         await reader.close()
@@ -180,6 +185,19 @@ def create_app(
     # [\s\S]: a decoded path may hold a newline, which "." would not match (aiohttp 404).
     app.router.add_route("*", r"/{path:[\s\S]*}", dispatch)
     return app
+
+
+async def _warm(
+    reader: MetadataReader, config: MetadataCacheConfig, metrics: ServerMetrics
+) -> None:
+    if config.warm_seconds <= 0 or config.max_bytes <= 0:
+        return
+    try:
+        warmed = await warm_chains(reader, max_seconds=config.warm_seconds)
+    except StorageError as e:  # the cache fills on demand instead
+        logger.warning("metadata cache warm-up failed: %s", e)
+    else:
+        metrics.cache_warmed.set(warmed.chains)
 
 
 def _build_trust_service(config: ServerConfig) -> CryptoService:

@@ -18,7 +18,10 @@ or :meth:`MetadataCache.flush` when the database changes, and the reader
 Fills race with invalidations: a reader that read the database before a
 change may try to store what it read after the change was announced. Every
 fill therefore carries the :attr:`MetadataCache.epoch` observed *before* the
-database read, and is dropped if any invalidation happened since.
+database read, and is dropped if its GUN was invalidated since (or the whole
+cache was flushed). The cache remembers which GUN each recent invalidation
+hit; when that record grows past :data:`MAX_TRACKED_INVALIDATIONS` it is
+cleared and every fill begun before is dropped, which is safe, only slower.
 
 All methods are synchronous and short; a lock guards them so that the cache
 stays consistent even if a tracker ever calls in from another thread.
@@ -29,20 +32,29 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import UTC
-from typing import TYPE_CHECKING, Final
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from notary_tuf.gotime import unix_nanos
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from datetime import datetime
 
-    from notary_tuf.gotime import GoTime
 
-__all__ = ["DEFAULT_MAX_BYTES", "CachedFile", "Chain", "MetadataCache", "format_last_modified"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_TRACKED_INVALIDATIONS",
+    "CachedFile",
+    "Chain",
+    "MetadataCache",
+    "format_last_modified",
+]
 
 DEFAULT_MAX_BYTES: Final = 128 * 1024 * 1024
 """Bytes of metadata one process keeps (files and chains together)."""
+
+MAX_TRACKED_INVALIDATIONS: Final = 65_536
+"""GUNs whose latest invalidation the cache remembers for the fill rule."""
 
 _ENTRY_OVERHEAD: Final = 512
 """Rough per-entry cost of the Python objects around the bytes."""
@@ -50,14 +62,23 @@ _ENTRY_OVERHEAD: Final = 512
 ImmutableKey = tuple[str, str, str]
 """``(gun, role, "c" + checksum | "v" + version)``."""
 
+# What the cache holds: plain tuples of atomic values (bytes, str, int,
+# datetime), and dicts of them. A full garbage collection stops tracking
+# those, but never named tuples, slotted classes, sets, or tuples that hold a
+# dict: stored as such, 100,000 chains made every full collection take about
+# 0.3 s, a pause every request in flight waits out. The public types are
+# rebuilt on the way out.
+_StoredFile = tuple[datetime, bytes, str, str]
+_StoredChain = tuple[_StoredFile, int, _StoredFile, int, int]
+"""A :class:`Chain` without its checksums (kept apart), then its size."""
+
 
 def format_last_modified(moment: datetime) -> str:
     """Format a time as Go's ``time.RFC1123`` does for a UTC time (``… UTC``, not ``GMT``)."""
     return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S UTC")
 
 
-@dataclass(frozen=True, slots=True)
-class CachedFile:
+class CachedFile(NamedTuple):
     """A metadata file with its response headers precomputed.
 
     Attributes:
@@ -68,7 +89,7 @@ class CachedFile:
     """
 
     created: datetime
-    data: bytes = field(repr=False)
+    data: bytes
     etag: str
     last_modified: str
 
@@ -82,28 +103,32 @@ class CachedFile:
             last_modified=format_last_modified(created),
         )
 
+    def __repr__(self) -> str:
+        """Without the bytes."""
+        return f"CachedFile(created={self.created!r}, etag={self.etag!r})"
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Chain:
+
+class Chain(NamedTuple):
     """A GUN's current files as one consistent read found them.
 
     Attributes:
         timestamp: the current timestamp.
-        timestamp_expires: its expiry.
+        timestamp_expires_ns: its expiry, in Unix nanoseconds.
         snapshot: the snapshot the timestamp names.
-        snapshot_expires: its expiry.
+        snapshot_expires_ns: its expiry, in Unix nanoseconds.
         checksums: role → SHA-256 (hex) the snapshot names.
     """
 
     timestamp: CachedFile
-    timestamp_expires: GoTime
+    timestamp_expires_ns: int
     snapshot: CachedFile
-    snapshot_expires: GoTime
+    snapshot_expires_ns: int
     checksums: Mapping[str, str]
 
     def expired(self, now: datetime) -> bool:
         """Whether the timestamp or the snapshot has expired (then it must be re-issued)."""
-        return self.timestamp_expires.is_expired(now) or self.snapshot_expires.is_expired(now)
+        nanos = unix_nanos(now)
+        return self.timestamp_expires_ns < nanos or self.snapshot_expires_ns < nanos
 
     @property
     def size(self) -> int:
@@ -116,6 +141,10 @@ class Chain:
         )
 
 
+def _plain(file: CachedFile) -> _StoredFile:
+    return (file.created, file.data, file.etag, file.last_modified)
+
+
 class MetadataCache:
     """Immutable files and current chains, bounded by bytes, invalidated per GUN."""
 
@@ -123,11 +152,14 @@ class MetadataCache:
         """Start empty; ``max_bytes`` bounds files and chains together."""
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._files: OrderedDict[ImmutableKey, CachedFile] = OrderedDict()
-        self._chains: OrderedDict[str, Chain] = OrderedDict()
-        self._file_keys: dict[str, set[ImmutableKey]] = {}
+        self._files: OrderedDict[ImmutableKey, _StoredFile] = OrderedDict()
+        self._chains: OrderedDict[str, _StoredChain] = OrderedDict()
+        self._checksums: dict[str, dict[str, str]] = {}  # a chain's, by GUN
+        self._file_keys: dict[str, dict[ImmutableKey, None]] = {}  # a GUN's files (a set)
         self._bytes = 0
         self._epoch = 0
+        self._floor = 0  # fills that read an older epoch are dropped (a flush came since)
+        self._invalidated: dict[str, int] = {}  # GUN -> the epoch its invalidation made
 
     @property
     def epoch(self) -> int:
@@ -138,6 +170,26 @@ class MetadataCache:
     def size_bytes(self) -> int:
         """Bytes currently charged."""
         return self._bytes
+
+    @property
+    def free_bytes(self) -> int:
+        """Bytes that can still be filled before anything is evicted."""
+        return max(0, self._max_bytes - self._bytes)
+
+    @property
+    def max_bytes(self) -> int:
+        """The budget."""
+        return self._max_bytes
+
+    @property
+    def chain_count(self) -> int:
+        """Current chains held."""
+        return len(self._chains)
+
+    @property
+    def file_count(self) -> int:
+        """Immutable files held."""
+        return len(self._files)
 
     def __len__(self) -> int:
         """Entries held (files and chains)."""
@@ -150,38 +202,64 @@ class MetadataCache:
     def get_chain(self, gun: str) -> Chain | None:
         """The cached current chain of ``gun``, if any."""
         with self._lock:
-            chain = self._chains.get(gun)
-            if chain is not None:
-                self._chains.move_to_end(gun)
-            return chain
+            stored = self._chains.get(gun)
+            if stored is None:
+                return None
+            self._chains.move_to_end(gun)
+            checksums = self._checksums[gun]
+        timestamp, timestamp_expires_ns, snapshot, snapshot_expires_ns, _ = stored
+        return Chain(
+            CachedFile._make(timestamp),
+            timestamp_expires_ns,
+            CachedFile._make(snapshot),
+            snapshot_expires_ns,
+            checksums,
+        )
 
     def put_chain(self, gun: str, chain: Chain, epoch: int) -> None:
-        """Store ``chain`` unless something was invalidated since ``epoch`` was read."""
+        """Store ``chain`` unless ``gun`` was invalidated since ``epoch`` was read."""
+        self.put_chains({gun: chain}, epoch)
+
+    def put_chains(self, chains: Mapping[str, Chain], epoch: int) -> int:
+        """Store each chain whose GUN was not invalidated since ``epoch``; return how many."""
+        stored = 0
         with self._lock:
-            if epoch != self._epoch:
-                return
-            old = self._chains.pop(gun, None)
-            if old is not None:
-                self._bytes -= old.size
-            self._chains[gun] = chain
-            self._bytes += chain.size
+            for gun, chain in chains.items():
+                if not self._may_fill(gun, epoch):
+                    continue
+                old = self._chains.pop(gun, None)
+                if old is not None:
+                    self._bytes -= old[-1]
+                size = chain.size
+                self._chains[gun] = (
+                    _plain(chain.timestamp),
+                    chain.timestamp_expires_ns,
+                    _plain(chain.snapshot),
+                    chain.snapshot_expires_ns,
+                    size,
+                )
+                self._checksums[gun] = dict(chain.checksums)
+                self._bytes += size
+                stored += 1
             self._evict()
+        return stored
 
     def get_file(self, key: ImmutableKey) -> CachedFile | None:
         """A cached immutable file, if any."""
         with self._lock:
             found = self._files.get(key)
-            if found is not None:
-                self._files.move_to_end(key)
-            return found
+            if found is None:
+                return None
+            self._files.move_to_end(key)
+        return CachedFile._make(found)
 
     def put_file(self, key: ImmutableKey, file: CachedFile, epoch: int) -> None:
         """Store an immutable file unless something was invalidated since ``epoch``."""
         with self._lock:
-            if epoch != self._epoch or key in self._files:
+            if key in self._files or not self._may_fill(key[0], epoch):
                 return
-            self._files[key] = file
-            self._file_keys.setdefault(key[0], set()).add(key)
+            self._files[key] = _plain(file)
+            self._file_keys.setdefault(key[0], {})[key] = None
             self._bytes += len(file.data) + _ENTRY_OVERHEAD
             self._evict()
 
@@ -189,21 +267,37 @@ class MetadataCache:
         """Forget everything of ``gun`` (it was written, deleted or purged)."""
         with self._lock:
             self._epoch += 1
+            if len(self._invalidated) >= MAX_TRACKED_INVALIDATIONS:
+                self._forget_invalidations()
+            self._invalidated[gun] = self._epoch
             chain = self._chains.pop(gun, None)
             if chain is not None:
-                self._bytes -= chain.size
+                self._bytes -= chain[-1]
+                del self._checksums[gun]
             for key in self._file_keys.pop(gun, ()):
                 file = self._files.pop(key)
-                self._bytes -= len(file.data) + _ENTRY_OVERHEAD
+                self._bytes -= len(file[1]) + _ENTRY_OVERHEAD
 
     def flush(self) -> None:
         """Forget everything (a change of unknown scope, or coherence was lost)."""
         with self._lock:
             self._epoch += 1
+            self._forget_invalidations()
             self._files.clear()
             self._chains.clear()
+            self._checksums.clear()
             self._file_keys.clear()
             self._bytes = 0
+
+    def _may_fill(self, gun: str, epoch: int) -> bool:
+        # Called with the lock held. An invalidation records the epoch it made,
+        # which is above any epoch read before it.
+        return epoch >= self._floor and self._invalidated.get(gun, 0) <= epoch
+
+    def _forget_invalidations(self) -> None:
+        # Called with the lock held: fills begun before now can no longer be checked.
+        self._floor = self._epoch
+        self._invalidated.clear()
 
     def _evict(self) -> None:
         # Called with the lock held: drop the least recently used entry of
@@ -213,10 +307,11 @@ class MetadataCache:
                 key, file = self._files.popitem(last=False)
                 keys = self._file_keys.get(key[0])
                 if keys is not None:
-                    keys.discard(key)
+                    keys.pop(key, None)
                     if not keys:
                         del self._file_keys[key[0]]
-                self._bytes -= len(file.data) + _ENTRY_OVERHEAD
+                self._bytes -= len(file[1]) + _ENTRY_OVERHEAD
             else:
-                _gun, chain = self._chains.popitem(last=False)
-                self._bytes -= chain.size
+                gun, chain = self._chains.popitem(last=False)
+                del self._checksums[gun]
+                self._bytes -= chain[-1]

@@ -29,6 +29,7 @@ from notary_server.auth.certs import (
     load_signing_material,
 )
 from notary_server.auth.htpasswd import Htpasswd, HtpasswdError
+from notary_server.cache import DEFAULT_MAX_BYTES
 from notary_server.limit_settings import LimitsConfig
 
 if TYPE_CHECKING:
@@ -173,6 +174,20 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetadataCacheConfig:
+    """``metadata_cache`` (beyond Go, ADR 0015): each process's cache of metadata files.
+
+    ``max_bytes`` bounds what one process keeps (default 128 MiB; 0 keeps
+    nothing). ``warm_seconds`` is how long a process may spend loading current
+    chains from the database before it accepts connections (default 10; 0 turns
+    warming off).
+    """
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    warm_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:
     """The whole server configuration."""
 
@@ -193,6 +208,8 @@ class ServerConfig:
     """``limits`` (beyond Go, ADR 0012): request sizes, counts and rate."""
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     """``metrics`` (beyond Go, ADR 0012): a separate listener and/or auth for ``/metrics``."""
+    metadata_cache: MetadataCacheConfig = field(default_factory=MetadataCacheConfig)
+    """``metadata_cache`` (beyond Go, ADR 0015): the cache's budget and warm-up."""
 
 
 class _Reader(ConfigReader):
@@ -481,6 +498,16 @@ def _metrics(reader: _Reader, auth: TokenAuthConfig | None) -> MetricsConfig:
     return MetricsConfig(listen_addr=listen, require_auth=require_auth)
 
 
+def _metadata_cache(reader: _Reader) -> MetadataCacheConfig:
+    max_bytes = reader.integer("metadata_cache.max_bytes", DEFAULT_MAX_BYTES)
+    if max_bytes < 0:
+        raise ConfigError("metadata_cache.max_bytes: must not be negative")
+    return MetadataCacheConfig(
+        max_bytes=max_bytes,
+        warm_seconds=_number(reader, "metadata_cache.warm_seconds", 10.0, minimum=0.0),
+    )
+
+
 def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
     """Read and check ``server-config.json``.
 
@@ -519,4 +546,5 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
         maintenance=_maintenance(reader),
         limits=_limits(reader),
         metrics=_metrics(reader, auth),
+        metadata_cache=_metadata_cache(reader),
     )

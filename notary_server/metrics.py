@@ -6,7 +6,13 @@ subsystem ``http``, labelled with the route's operation name.
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
+
+if TYPE_CHECKING:
+    from notary_server.cache import MetadataCache
 
 __all__ = ["ServerMetrics"]
 
@@ -65,3 +71,28 @@ class ServerMetrics:
             subsystem="maintenance",
             registry=self.registry,
         )
+        # Beyond Go: this process's metadata cache (ADR 0011, 0015), read when scraped.
+        cache_gauge = functools.partial(
+            Gauge, namespace="notary_server", subsystem="metadata_cache", registry=self.registry
+        )
+        self.cache_bytes = cache_gauge(
+            "bytes", "Bytes the metadata cache holds, charged against metadata_cache.max_bytes."
+        )
+        self.cache_max_bytes = cache_gauge(
+            "max_bytes", "The metadata cache's budget (metadata_cache.max_bytes)."
+        )
+        self.cache_entries = cache_gauge(
+            "entries",
+            "Entries the metadata cache holds: current chains, immutable files.",
+            ["kind"],
+        )
+        self.cache_warmed = cache_gauge(
+            "warmed_chains", "Current chains the start-up warm-up stored."
+        )
+
+    def watch_cache(self, cache: MetadataCache) -> None:
+        """Report ``cache``'s size on every scrape (nothing is counted per request)."""
+        self.cache_bytes.set_function(lambda: cache.size_bytes)
+        self.cache_max_bytes.set(cache.max_bytes)
+        self.cache_entries.labels("chain").set_function(lambda: cache.chain_count)
+        self.cache_entries.labels("file").set_function(lambda: cache.file_count)

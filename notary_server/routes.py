@@ -9,8 +9,10 @@ DELETE, an empty 405 for any other method.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
 from notary_server.errors import ErrorCode
@@ -190,12 +192,18 @@ def clean_path(path: str) -> str:
     return cleaned
 
 
-def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """Return the first route matching ``method`` and ``path``, with its path variables."""
+@functools.lru_cache(maxsize=4096)
+def match_route(method: str, path: str) -> tuple[Route, Mapping[str, str]] | None:
+    """Return the first route matching ``method`` and ``path``, with its path variables.
+
+    Memoised: clients fetch the same few paths over and over, and both the
+    request log and the dispatcher ask. The variables are read-only.
+    """
     for route in ROUTES:
         if method not in route.methods:
             continue
         found = route.pattern.match(path)
         if found is not None:
-            return route, {k: v for k, v in found.groupdict().items() if v is not None}
+            params = {k: v for k, v in found.groupdict().items() if v is not None}
+            return route, MappingProxyType(params)
     return None

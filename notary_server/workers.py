@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -90,6 +91,18 @@ class TLSReloader:
         return True
 
 
+async def _freeze_startup_objects(_app: object) -> None:
+    """Hide what start-up built from the garbage collector (``gc.freeze``).
+
+    Modules, the application and the warmed cache live as long as the process;
+    a full collection that walks them all (about 35 ms with 100,000 chains
+    cached) pauses every request in flight. Only the process entry point does
+    this: a test process builds and drops many applications.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(config: ServerConfig, *, reuse_port: bool = False) -> None:
     """Run the application in this process until ``SIGTERM``/``SIGINT``.
 
@@ -115,6 +128,7 @@ def serve(config: ServerConfig, *, reuse_port: bool = False) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_sighup)
 
     app.on_startup.append(handle_sighup)
+    app.on_startup.append(_freeze_startup_objects)  # last: after the cache warm-up
     web.run_app(
         app,
         host=config.host or None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from notary_server.cache import CachedFile, Chain, MetadataCache
+from notary_server.cache import DEFAULT_MAX_BYTES, CachedFile, Chain, MetadataCache
 from notary_server.storage import NotFoundError, StorageError
 from notary_server.storage.notify import open_tracker
 from notary_tuf.errors import NotaryTufError
@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from notary_server.storage.notify import ChangeTracker
     from notary_tuf.models import Snapshot, Timestamp
 
-__all__ = ["MetadataReader", "get_current", "open_reader", "parse_stored"]
+__all__ = [
+    "MetadataReader",
+    "build_chain",
+    "get_current",
+    "named_checksum",
+    "open_reader",
+    "parse_stored",
+]
 
 
 def parse_stored(role: str, stored: StoredMeta) -> Metadata[Any]:
@@ -45,7 +52,12 @@ def parse_stored(role: str, stored: StoredMeta) -> Metadata[Any]:
         raise StorageError(f"stored {role} does not parse: {e}") from e
 
 
-def _named_checksum(meta: Metadata[Timestamp] | Metadata[Snapshot], role: str) -> str:
+def named_checksum(meta: Metadata[Timestamp] | Metadata[Snapshot], role: str) -> str:
+    """The SHA-256 (hex) that a timestamp or snapshot records for ``role``.
+
+    Raises:
+        NotFoundError: it records none.
+    """
     entry = meta.signed.meta.get(role)
     checksum = entry.sha256_hex if entry is not None else None
     if checksum is None:
@@ -64,11 +76,34 @@ async def get_current(store: MetaStore, gun: str, role: str) -> StoredMeta:
     if role == TIMESTAMP:
         return timestamp_row
     timestamp: Metadata[Timestamp] = parse_stored(TIMESTAMP, timestamp_row)
-    snapshot_row = await store.get_checksum(gun, SNAPSHOT, _named_checksum(timestamp, SNAPSHOT))
+    snapshot_row = await store.get_checksum(gun, SNAPSHOT, named_checksum(timestamp, SNAPSHOT))
     if role == SNAPSHOT:
         return snapshot_row
     snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
-    return await store.get_checksum(gun, role, _named_checksum(snapshot, role))
+    return await store.get_checksum(gun, role, named_checksum(snapshot, role))
+
+
+def build_chain(
+    timestamp_row: StoredMeta, timestamp: Metadata[Timestamp], snapshot_row: StoredMeta
+) -> Chain:
+    """The cache entry for a timestamp (already parsed) and the snapshot it names.
+
+    Raises:
+        StorageError: the stored snapshot does not parse.
+    """
+    snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
+    checksums = {}
+    for role, meta in snapshot.signed.meta.items():
+        checksum = meta.sha256_hex
+        if checksum is not None:
+            checksums[role] = checksum
+    return Chain(
+        timestamp=CachedFile.of(timestamp_row.created, timestamp_row.data),
+        timestamp_expires_ns=timestamp.signed.expires.nanos,
+        snapshot=CachedFile.of(snapshot_row.created, snapshot_row.data),
+        snapshot_expires_ns=snapshot.signed.expires.nanos,
+        checksums=checksums,
+    )
 
 
 class MetadataReader:
@@ -128,25 +163,18 @@ class MetadataReader:
         epoch = self.cache.epoch
         return await self._load_chain(gun, await self.store.get_current(gun, TIMESTAMP), epoch)
 
+    @property
+    def can_fill(self) -> bool:
+        """Whether what is read from the store now may be stored in the cache."""
+        return self.tracker is None or self.tracker.available
+
     async def _load_chain(self, gun: str, row: StoredMeta, epoch: int) -> Chain:
         timestamp: Metadata[Timestamp] = parse_stored(TIMESTAMP, row)
         snapshot_row = await self.store.get_checksum(
-            gun, SNAPSHOT, _named_checksum(timestamp, SNAPSHOT)
+            gun, SNAPSHOT, named_checksum(timestamp, SNAPSHOT)
         )
-        snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
-        checksums = {}
-        for role, meta in snapshot.signed.meta.items():
-            checksum = meta.sha256_hex
-            if checksum is not None:
-                checksums[role] = checksum
-        chain = Chain(
-            timestamp=CachedFile.of(row.created, row.data),
-            timestamp_expires=timestamp.signed.expires,
-            snapshot=CachedFile.of(snapshot_row.created, snapshot_row.data),
-            snapshot_expires=snapshot.signed.expires,
-            checksums=checksums,
-        )
-        if self.tracker is None or self.tracker.available:
+        chain = build_chain(row, timestamp, snapshot_row)
+        if self.can_fill:
             self.cache.put_chain(gun, chain, epoch)
         return chain
 
@@ -212,7 +240,7 @@ class MetadataReader:
         return file
 
 
-async def open_reader(store: MetaStore) -> MetadataReader:
+async def open_reader(store: MetaStore, max_bytes: int = DEFAULT_MAX_BYTES) -> MetadataReader:
     """Build the reader for ``store``, with a change tracker when the store has one."""
-    cache = MetadataCache()
+    cache = MetadataCache(max_bytes)
     return MetadataReader(store, cache, await open_tracker(store, cache))

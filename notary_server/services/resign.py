@@ -126,10 +126,10 @@ async def resign_gun(
     try:
         updates.append(
             await issue_timestamp(
-                store=store,
                 crypto=crypto,
                 gun=gun,
                 root=root.signed,
+                previous=timestamp.signed,
                 snapshot=snapshot_bytes,
                 now=now,
             )

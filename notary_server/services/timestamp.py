@@ -116,7 +116,12 @@ async def get_or_create_timestamp(
         root = await _current_root(store, gun, now)
         updates.append(
             await issue_timestamp(
-                store=store, crypto=crypto, gun=gun, root=root, snapshot=snapshot.data, now=now
+                crypto=crypto,
+                gun=gun,
+                root=root,
+                previous=previous.signed,
+                snapshot=snapshot.data,
+                now=now,
             )
         )
     except NotaryTufError as e:

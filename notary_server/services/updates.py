@@ -7,9 +7,10 @@ and ``validation.go`` ``generateSnapshot``/``generateTimestamp``.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from notary_server.services.current import get_current, parse_stored
+from notary_server.services.current import named_checksum, parse_stored
 from notary_server.storage import NotFoundError
 from notary_server.trust.base import TrustServiceError
 from notary_server.trust.signing import InsufficientSignaturesError, sign_with_role
@@ -52,33 +53,51 @@ def _roles_to_load(uploads: Mapping[str, bytes]) -> set[str]:
     return needed
 
 
-async def _current_files(store: MetaStore, gun: str, roles: set[str]) -> dict[str, bytes]:
+@dataclass(frozen=True, slots=True)
+class _CurrentState:
+    """What an update reads from the store, from one consistent pass.
+
+    Attributes:
+        timestamp: the current timestamp, or None for a new repository.
+        snapshot: the snapshot it names, or None.
+        files: the stored bytes of the roles validation needs (root, parents).
+    """
+
+    timestamp: Timestamp | None
+    snapshot: Snapshot | None
+    files: dict[str, bytes]
+
+
+async def _read_current(store: MetaStore, gun: str, roles: set[str]) -> _CurrentState:
+    """Read the current timestamp, its snapshot and ``roles`` once (cf. :func:`get_current`)."""
+    try:
+        timestamp_row = await store.get_current(gun, TIMESTAMP)
+    except NotFoundError:
+        return _CurrentState(timestamp=None, snapshot=None, files={})
+    timestamp: Metadata[Timestamp] = parse_stored(TIMESTAMP, timestamp_row)
+    try:
+        snapshot_row = await store.get_checksum(gun, SNAPSHOT, named_checksum(timestamp, SNAPSHOT))
+    except NotFoundError:
+        return _CurrentState(timestamp=timestamp.signed, snapshot=None, files={})
+    snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
     files = {}
     for role in roles:
         try:
-            files[role] = (await get_current(store, gun, role)).data
+            files[role] = (await store.get_checksum(gun, role, named_checksum(snapshot, role))).data
         except NotFoundError:
             continue
-    return files
-
-
-async def _current_model(store: MetaStore, gun: str, role: str) -> Any:
-    try:
-        return parse_stored(role, await get_current(store, gun, role)).signed
-    except NotFoundError:
-        return None
+    return _CurrentState(timestamp=timestamp.signed, snapshot=snapshot.signed, files=files)
 
 
 async def _issue_snapshot(
     *,
-    store: MetaStore,
     crypto: CryptoService,
     gun: str,
     root: Root,
+    previous: Snapshot | None,
     loaded: Mapping[str, bytes],
     now: datetime,
 ) -> MetaUpdate:
-    previous: Snapshot | None = await _current_model(store, gun, SNAPSHOT)
     unsigned = Metadata.from_signed(SNAPSHOT, next_snapshot(previous, loaded, now=now))
     try:
         signed = await sign_with_role(
@@ -94,21 +113,23 @@ async def _issue_snapshot(
 
 
 async def issue_timestamp(
-    *, store: MetaStore, crypto: CryptoService, gun: str, root: Root, snapshot: bytes, now: datetime
+    *,
+    crypto: CryptoService,
+    gun: str,
+    root: Root,
+    previous: Timestamp | None,
+    snapshot: bytes,
+    now: datetime,
 ) -> MetaUpdate:
-    """Make and sign the timestamp naming ``snapshot``, one version above the stored one.
+    """Make and sign the timestamp naming ``snapshot``, one version above ``previous``.
+
+    ``previous`` is the stored timestamp (None: the repository has none yet).
 
     Raises:
         BadRootError: the trust service holds none of the root's timestamp keys.
         ValidationError: the trust service is unreachable, or the timestamp
             version cannot grow any further.
-        StorageError: the stored timestamp is unusable.
     """
-    previous: Timestamp | None = None
-    try:
-        previous = parse_stored(TIMESTAMP, await store.get_current(gun, TIMESTAMP)).signed
-    except NotFoundError:
-        previous = None
     unsigned = Metadata.from_signed(TIMESTAMP, next_timestamp(previous, snapshot, now=now))
     try:
         signed = await sign_with_role(
@@ -150,17 +171,17 @@ async def apply_update(
         OldVersionError: a version is not newer than what is stored.
         StorageError: the store failed.
     """
-    current = await _current_files(store, gun, _roles_to_load(uploads))
-    validated = validate_update(gun=gun, current=current, uploads=uploads, now=now)
+    current = await _read_current(store, gun, _roles_to_load(uploads))
+    validated = validate_update(gun=gun, current=current.files, uploads=uploads, now=now)
     updates = list(validated.updates)
     if validated.snapshot is not None:
         snapshot = uploads[SNAPSHOT]
     else:
         issued = await _issue_snapshot(
-            store=store,
             crypto=crypto,
             gun=gun,
             root=validated.root.signed,
+            previous=current.snapshot,
             loaded=validated.loaded,
             now=now,
         )
@@ -168,12 +189,12 @@ async def apply_update(
         snapshot = issued.data
     updates.append(
         await issue_timestamp(
-            store=store,
             crypto=crypto,
             gun=gun,
             root=validated.root.signed,
             snapshot=snapshot,
             now=now,
+            previous=current.timestamp,
         )
     )
     await store.update_many(gun, updates, audit=audit)

@@ -11,7 +11,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from notary_server.storage import StorageError
+from notary_server.storage import NotFoundError, StorageError
 from notary_tuf.validation import MetaUpdate
 
 if TYPE_CHECKING:
@@ -209,6 +209,49 @@ class MetaStore(abc.ABC):
         Raises:
             StorageError: the store is unusable.
         """
+
+    # Bulk reads for the cache warmer (beyond Go). Concrete: these defaults ask
+    # the single-file methods; PostgreSQL answers each call in one query.
+
+    async def guns_recent_first(self) -> list[str]:
+        """At least every GUN with a timestamp; the most recently updated first where it can tell.
+
+        The default lists every GUN in name order.
+
+        Raises:
+            StorageError: the store failed or cannot list repositories.
+        """
+        return await self.list_guns()
+
+    async def get_current_many(self, role: str, guns: Sequence[str]) -> dict[str, StoredMeta]:
+        """The highest version of ``role`` for each of ``guns`` that has one.
+
+        Raises:
+            StorageError: the store failed.
+        """
+        found = {}
+        for gun in guns:
+            try:
+                found[gun] = await self.get_current(gun, role)
+            except NotFoundError:
+                continue
+        return found
+
+    async def get_checksum_many(
+        self, role: str, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredMeta]:
+        """The file of ``role`` for each ``(gun, SHA-256 hex)`` in ``wanted`` that exists.
+
+        Raises:
+            StorageError: the store failed.
+        """
+        found = {}
+        for gun, checksum in wanted:
+            try:
+                found[gun, checksum] = await self.get_checksum(gun, role, checksum)
+            except NotFoundError:
+                continue
+        return found
 
     # Operator tooling (beyond Go). Concrete, so that a store without them
     # still serves; the three backends implement them all.

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import asyncpg
 
-from notary_server.storage.postgres import PostgresMetaStore
+from notary_server.storage.postgres import CONNECTION_ERRORS, PostgresMetaStore
 from notary_server.storage.sqlite import SqliteMetaStore
 
 if TYPE_CHECKING:
@@ -67,7 +67,6 @@ _HAS_TRIGGER: Final = """
 SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('tuf_files')
                AND tgname = 'notary_tuf_files_notify_insert')
 """
-_CONNECTION_ERRORS: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class _Barrier:
@@ -165,13 +164,13 @@ class PostgresChangeTracker(ChangeTracker):
     async def _listen(self) -> bool:
         try:
             conn = await self._pool.acquire()
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             logger.warning("cache disabled: cannot open a LISTEN connection: %s", exc)
             return False
         try:
             conn.add_termination_listener(self._on_terminated)
             await conn.add_listener(CHANNEL, self._on_notify)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             logger.warning("cache disabled: LISTEN %s failed: %s", CHANNEL, exc)
             await self._release(conn)
             return False
@@ -199,9 +198,9 @@ class PostgresChangeTracker(ChangeTracker):
         task.add_done_callback(lambda _t: self._schedule_reconnect())
 
     async def _release(self, conn: Any) -> None:
-        with contextlib.suppress(*_CONNECTION_ERRORS, TimeoutError):
+        with contextlib.suppress(*CONNECTION_ERRORS, TimeoutError):
             await conn.remove_listener(CHANNEL, self._on_notify)
-        with contextlib.suppress(*_CONNECTION_ERRORS, TimeoutError):
+        with contextlib.suppress(*CONNECTION_ERRORS, TimeoutError):
             await self._pool.release(conn, timeout=PROBE_TIMEOUT)
 
     def _schedule_reconnect(self) -> None:
@@ -221,7 +220,7 @@ class PostgresChangeTracker(ChangeTracker):
             return False
         try:
             await conn.execute("SELECT 1", timeout=PROBE_TIMEOUT)
-        except (*_CONNECTION_ERRORS, TimeoutError) as exc:
+        except (*CONNECTION_ERRORS, TimeoutError) as exc:
             if conn is self._conn:
                 self._lost(f"probe failed: {exc!r}")
             return False
@@ -281,7 +280,7 @@ async def open_tracker(store: MetaStore, cache: MetadataCache) -> ChangeTracker 
     if isinstance(store, PostgresMetaStore):
         try:
             has_trigger = await store.pool.fetchval(_HAS_TRIGGER)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             logger.warning("cannot check for the change-notification trigger: %s", exc)
             has_trigger = False
         if not has_trigger:

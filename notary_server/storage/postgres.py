@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
     from notary_tuf.validation import MetaUpdate
 
-__all__ = ["PostgresMetaStore", "connect"]
+__all__ = ["CONNECTION_ERRORS", "PostgresMetaStore", "connect"]
 
 # Rows a Go server soft-deleted (deleted_at set, gorm) stay invisible, as in Go.
 _MAX_VERSIONS: Final = """
@@ -63,10 +63,36 @@ SELECT role, max(version) FROM tuf_files
 WHERE gun = $1 AND role = ANY($2::varchar[]) AND deleted_at IS NULL
 GROUP BY role
 """
-_INSERT_FILE: Final = """
-INSERT INTO tuf_files (created_at, updated_at, deleted_at, gun, role, version, data, sha256)
-VALUES ($1, $1, NULL, $2, $3, $4, $5, $6)
+# An update in one statement (one round trip, committed on its own): the files
+# of the batch go in only if no stored version of their role is at or above
+# theirs, and the timestamp's changefeed record goes in with them. Concurrent
+# writers of the same version still meet the unique index.
+_UPDATE_TEMPLATE: Final = """
+WITH batch AS (
+    SELECT * FROM unnest($3::varchar[], $4::integer[], $5::bytea[], $6::varchar[])
+        AS b(role, version, data, sha256)
+), stale AS (
+    SELECT 1 FROM batch, LATERAL (
+        SELECT t.version FROM tuf_files AS t
+        WHERE t.gun = $2 AND t.role = batch.role AND t.deleted_at IS NULL
+        ORDER BY t.version DESC LIMIT 1
+    ) AS stored
+    WHERE stored.version >= batch.version
+), files AS (
+    INSERT INTO tuf_files (created_at, updated_at, deleted_at, gun, role, version, data, sha256)
+    SELECT $1, $1, NULL, $2, role, version, data, sha256 FROM batch
+    WHERE NOT EXISTS (SELECT 1 FROM stale)
+    RETURNING role, version, sha256
+), changes AS (
+    INSERT INTO changefeed (created_at, gun, version, sha256, category{audit_columns})
+    SELECT $1, $2, version, sha256, $7{audit_values} FROM files WHERE role = $8
+)
+SELECT count(*) FROM files
 """
+_UPDATE: Final = _UPDATE_TEMPLATE.format(audit_columns="", audit_values="")
+_UPDATE_AUDITED: Final = _UPDATE_TEMPLATE.format(
+    audit_columns=", actor, client_addr", audit_values=", $9, $10"
+)
 _INSERT_CHANGE: Final = """
 INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1, $2, $3, $4, $5)
 """
@@ -105,6 +131,28 @@ INSERT INTO changefeed (created_at, gun, version, sha256, category, actor, clien
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 _CHANGE_AUDIT: Final = "SELECT id, actor, client_addr FROM changefeed WHERE id = ANY($1::integer[])"
+# Bulk reads for the cache warmer: one index probe per GUN, one round trip per batch.
+_GUNS_RECENT_FIRST: Final = """
+SELECT gun FROM tuf_files WHERE role = 'timestamp' AND deleted_at IS NULL
+GROUP BY gun ORDER BY max(coalesce(updated_at, created_at)) DESC, gun
+"""
+_SELECT_CURRENT_MANY: Final = """
+SELECT w.gun, f.modified, f.data FROM unnest($1::text[]) AS w(gun)
+CROSS JOIN LATERAL (
+    SELECT coalesce(updated_at, created_at) AS modified, data FROM tuf_files
+    WHERE gun = w.gun AND role = $2 AND deleted_at IS NULL
+    ORDER BY version DESC LIMIT 1
+) AS f
+"""
+_SELECT_CHECKSUM_MANY: Final = """
+SELECT w.gun, w.sha256, f.created_at, f.data
+FROM unnest($1::text[], $2::text[]) AS w(gun, sha256)
+CROSS JOIN LATERAL (
+    SELECT created_at, data FROM tuf_files
+    WHERE gun = w.gun AND role = $3 AND sha256 = w.sha256 AND deleted_at IS NULL
+    ORDER BY id LIMIT 1
+) AS f
+"""
 _LIST_GUNS: Final = "SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun"
 _LIST_FILES: Final = """
 SELECT role, version, sha256, octet_length(data), created_at FROM tuf_files
@@ -120,7 +168,36 @@ SELECT id, created_at, gun, action, detail, actor, client_addr FROM audit_log
 WHERE gun = $1 ORDER BY id DESC LIMIT $2
 """
 
-_CONNECTION_ERRORS: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+CONNECTION_ERRORS: Final = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # protocol state, e.g. a connection the server closed
+)
+"""What a failing database or connection raises through asyncpg."""
+
+# What a pooled connection that the server already closed fails with on its
+# first use (asyncpg has no ErrBadConn retry like Go's database/sql).
+_STALE_CONNECTION_ERRORS: Final = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,  # the backend was terminated
+    asyncpg.CrashShutdownError,
+    asyncpg.IdleSessionTimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool without asyncpg's reset query.
+
+    By default asyncpg sends ``RESET ALL; UNLISTEN *; CLOSE ALL; …`` on every
+    release: a second round trip for every one-statement read. This store never
+    changes session state (no SET, cursors or advisory locks; the change
+    listener unlistens itself), and an open transaction is still rolled back by
+    the pool before this is called.
+    """
 
 
 async def connect(dsn: str, *, min_size: int = 2, max_size: int = 20) -> PostgresMetaStore:
@@ -138,8 +215,10 @@ async def connect(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Postgre
         StorageError: the database cannot be reached.
     """
     try:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
-    except (*_CONNECTION_ERRORS, ValueError) as exc:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, reset=_keep_session
+        )
+    except (*CONNECTION_ERRORS, ValueError) as exc:
         raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
     return PostgresMetaStore(pool)
 
@@ -180,26 +259,34 @@ class PostgresMetaStore(MetaStore):
         check_batch(updates)
         if not updates:
             return
-        now = _naive(utcnow())
-        files = []
-        changes = []
-        for update in updates:
-            checksum = sha256_hex(update.data)
-            files.append((now, gun, update.role, update.version, update.data, checksum))
-            if update.role == TIMESTAMP_ROLE:
-                changes.append((now, gun, update.version, checksum, UPDATE_CATEGORY))
-        roles = sorted({update.role for update in updates})
+        args: list[object] = [
+            _naive(utcnow()),
+            gun,
+            [update.role for update in updates],
+            [update.version for update in updates],
+            [update.data for update in updates],
+            [sha256_hex(update.data) for update in updates],
+            UPDATE_CATEGORY,
+            TIMESTAMP_ROLE,
+        ]
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                stored = {row[0]: row[1] for row in await conn.fetch(_MAX_VERSIONS, gun, roles)}
-                check_against_stored(updates, stored)
-                await conn.executemany(_INSERT_FILE, files)
-                if changes:
-                    await self._insert_changes(conn, changes, audit)
+            if audit is not None and await self._has_audit():
+                inserted = await self._pool.fetchval(
+                    _UPDATE_AUDITED, *args, audit.actor, audit.client_addr
+                )
+            else:
+                inserted = await self._pool.fetchval(_UPDATE, *args)
+            if inserted == len(updates):
+                return
+            # Nothing went in: some version is stale. Say which, as Go does.
+            roles = sorted({update.role for update in updates})
+            stored = {row[0]: row[1] for row in await self._pool.fetch(_MAX_VERSIONS, gun, roles)}
         except asyncpg.UniqueViolationError as exc:
             raise OldVersionError(f"a concurrent update stored the same version: {exc}") from exc
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"storing metadata for {gun} failed: {exc}") from exc
+        check_against_stored(updates, stored)
+        raise OldVersionError(f"a concurrent update of {gun} stored a newer version")
 
     async def get_current(self, gun: str, role: str) -> StoredMeta:
         """Return the highest version of a role.
@@ -242,7 +329,7 @@ class PostgresMetaStore(MetaStore):
                 if _affected(status):
                     change = (_naive(utcnow()), gun, 0, "", DELETION_CATEGORY)
                     await self._insert_changes(conn, [change], audit)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"deleting {gun} failed: {exc}") from exc
 
     async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
@@ -260,7 +347,7 @@ class PostgresMetaStore(MetaStore):
                 rows.reverse()
             else:
                 rows = await self._pool.fetch(_CHANGES_FORWARD, page.after, page.limit, gun)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the changefeed failed: {exc}") from exc
         audits = await self._change_audits([row[0] for row in rows])
         return [
@@ -285,10 +372,40 @@ class PostgresMetaStore(MetaStore):
         """
         try:
             present = await self._pool.fetchval(_HEALTH)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"PostgreSQL is not available: {exc}") from exc
         if not present:
             raise StorageError("Cannot access table: tuf_files")
+
+    async def guns_recent_first(self) -> list[str]:
+        """Every GUN with a timestamp, the most recently updated first.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        return [row[0] for row in await self._fetch(_GUNS_RECENT_FIRST)]
+
+    async def get_current_many(self, role: str, guns: Sequence[str]) -> dict[str, StoredMeta]:
+        """The highest version of ``role`` for each of ``guns`` that has one, in one query.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        rows = await self._fetch(_SELECT_CURRENT_MANY, list(guns), role)
+        return {row[0]: StoredMeta(created=_aware(row[1]), data=row[2]) for row in rows}
+
+    async def get_checksum_many(
+        self, role: str, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredMeta]:
+        """The file of ``role`` for each ``(gun, SHA-256 hex)`` that exists, in one query.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        guns = [gun for gun, _ in wanted]
+        checksums = [checksum for _, checksum in wanted]
+        rows = await self._fetch(_SELECT_CHECKSUM_MANY, guns, checksums, role)
+        return {(row[0], row[1]): StoredMeta(created=_aware(row[2]), data=row[3]) for row in rows}
 
     async def list_guns(self) -> list[str]:
         """Return every GUN with a stored file, sorted.
@@ -298,7 +415,7 @@ class PostgresMetaStore(MetaStore):
         """
         try:
             return [row[0] for row in await self._pool.fetch(_LIST_GUNS)]
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"listing repositories failed: {exc}") from exc
 
     async def list_files(self, gun: str) -> list[FileInfo]:
@@ -309,7 +426,7 @@ class PostgresMetaStore(MetaStore):
         """
         try:
             rows = await self._pool.fetch(_LIST_FILES, gun)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"listing files of {gun} failed: {exc}") from exc
         return [
             FileInfo(
@@ -334,7 +451,7 @@ class PostgresMetaStore(MetaStore):
             async with self._pool.acquire() as conn, conn.transaction():
                 for role, version in versions:
                     deleted += _affected(await conn.execute(_DELETE_VERSION, gun, role, version))
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"deleting old versions of {gun} failed: {exc}") from exc
         return deleted
 
@@ -356,7 +473,7 @@ class PostgresMetaStore(MetaStore):
                 event.actor,
                 event.client_addr,
             )
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"recording an audit event failed: {exc}") from exc
 
     async def get_audit(self, gun: str, limit: int = 50) -> list[AuditEvent]:
@@ -369,7 +486,7 @@ class PostgresMetaStore(MetaStore):
             if not await self._has_audit():
                 return []
             rows = await self._pool.fetch(_SELECT_AUDIT, gun, limit)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the audit log failed: {exc}") from exc
         return [
             AuditEvent(
@@ -408,7 +525,7 @@ class PostgresMetaStore(MetaStore):
             return {}
         try:
             rows = await self._pool.fetch(_CHANGE_AUDIT, ids)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the changefeed failed: {exc}") from exc
         return {row[0]: (row[1], row[2]) for row in rows if row[1] is not None}
 
@@ -417,13 +534,22 @@ class PostgresMetaStore(MetaStore):
         await self._pool.close()
 
     async def _get_one(self, query: str, *args: object) -> StoredMeta:
-        try:
-            row = await self._pool.fetchrow(query, *args)
-        except _CONNECTION_ERRORS as exc:
-            raise StorageError(f"reading metadata failed: {exc}") from exc
-        if row is None:
+        rows = await self._fetch(query, *args)
+        if not rows:
             raise NotFoundError(f"no such metadata: {args!r}")
-        return StoredMeta(created=_aware(row[0]), data=row[1])
+        return StoredMeta(created=_aware(rows[0][0]), data=rows[0][1])
+
+    async def _fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        try:
+            try:
+                return await self._pool.fetch(query, *args)
+            except _STALE_CONNECTION_ERRORS:
+                # The pooled connection died (a restart, a terminated backend)
+                # before the client noticed: a read is safe to try once more,
+                # on a connection the pool opens afresh.
+                return await self._pool.fetch(query, *args)
+        except CONNECTION_ERRORS as exc:
+            raise StorageError(f"reading metadata failed: {exc}") from exc
 
 
 def _naive(moment: datetime) -> datetime:

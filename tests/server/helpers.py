@@ -12,7 +12,13 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from notary_server.config import CachingConfig, ServerConfig, StorageConfig, TrustServiceConfig
+from notary_server.config import (
+    CachingConfig,
+    MetadataCacheConfig,
+    ServerConfig,
+    StorageConfig,
+    TrustServiceConfig,
+)
 from notary_server.storage import NotFoundError
 from notary_server.storage.base import Change, MetaStore
 from notary_tuf.keys import PublicKey
@@ -32,6 +38,7 @@ def make_config(
     gun_prefixes: tuple[str, ...] = (),
     current_max_age: int = 300,
     consistent_max_age: int = 2_592_000,
+    metadata_cache: MetadataCacheConfig | None = None,
 ) -> ServerConfig:
     """A server config built directly (no file), with the local trust service."""
     return ServerConfig(
@@ -44,6 +51,7 @@ def make_config(
             current_metadata=current_max_age, consistent_metadata=consistent_max_age
         ),
         gun_prefixes=gun_prefixes,
+        metadata_cache=metadata_cache if metadata_cache is not None else MetadataCacheConfig(),
     )
 
 

@@ -7,6 +7,7 @@ validators are checked in-process.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -14,13 +15,14 @@ from typing import TYPE_CHECKING
 import asyncpg
 import pytest
 
-from notary_server.cache import CachedFile, MetadataCache
+from notary_server.cache import MAX_TRACKED_INVALIDATIONS, CachedFile, Chain, MetadataCache
 from notary_server.services.current import open_reader
 from notary_server.services.timestamp import serve_timestamp
 from notary_server.storage import NotFoundError
 from notary_server.storage.base import MetaUpdate
 from notary_server.storage.notify import PostgresChangeTracker
 from notary_server.storage.sqlite import open_sqlite
+from notary_tuf.gotime import GoTime
 from notary_tuf.rolenames import ROOT, TARGETS, TIMESTAMP
 from tests.server.helpers import GUN, AppClient, publish_new, tuf_url
 from tests.server.storage.conftest import postgres_admin_dsn, postgres_store, server_db_dsn
@@ -41,6 +43,36 @@ def file(data: bytes) -> CachedFile:
     return CachedFile.of(NOW, data)
 
 
+def chain(timestamp: bytes) -> Chain:
+    expires = GoTime.parse("2031-01-01T00:00:00Z").nanos
+    return Chain(
+        timestamp=file(timestamp),
+        timestamp_expires_ns=expires,
+        snapshot=file(b"snapshot"),
+        snapshot_expires_ns=expires,
+        checksums={},
+    )
+
+
+def test_cached_entries_leave_the_garbage_collector() -> None:
+    # A full collection walks every tracked object: a large cache must add none.
+    cache = MetadataCache()
+    gc.collect()
+    before = len(gc.get_objects())
+    for index in range(1_000):
+        checksums = {}
+        checksums["targets"] = f"{index:064x}"  # filled as build_chain does
+        cache.put_chain(f"g{index}", chain(b"t")._replace(checksums=checksums), cache.epoch)
+        cache.put_file((f"g{index}", ROOT, "v1"), file(b"r"), cache.epoch)
+    gc.collect()
+    gc.collect()
+    assert len(gc.get_objects()) - before < 50
+    found = cache.get_chain("g7")
+    assert found is not None
+    assert found == chain(b"t")._replace(checksums={"targets": f"{7:064x}"})
+    assert cache.get_file(("g7", ROOT, "v1")) == file(b"r")
+
+
 # The cache itself
 
 
@@ -50,14 +82,59 @@ def test_cached_file_headers() -> None:
     assert cached.last_modified == "Tue, 01 Jan 2030 00:00:00 UTC"
 
 
-def test_fill_after_an_invalidation_is_dropped() -> None:
+def test_fill_after_an_invalidation_of_its_gun_is_dropped() -> None:
     cache = MetadataCache()
     epoch = cache.epoch  # a reader starts reading the database ...
-    cache.invalidate("other")  # ... a change is announced meanwhile
+    cache.invalidate("gun")  # ... a change of that GUN is announced meanwhile
     cache.put_file(("gun", ROOT, "v1"), file(b"x"), epoch)
-    assert cache.get_file(("gun", ROOT, "v1")) is None
-    cache.put_file(("gun", ROOT, "v1"), file(b"x"), cache.epoch)
+    cache.put_chain("gun", chain(b"t"), epoch)
+    assert not cache.has_gun("gun")
+    cache.put_file(("gun", ROOT, "v1"), file(b"x"), cache.epoch)  # read after it: kept
     assert cache.get_file(("gun", ROOT, "v1")) is not None
+
+
+def test_fill_survives_an_invalidation_of_another_gun() -> None:
+    cache = MetadataCache()
+    epoch = cache.epoch
+    cache.invalidate("other")
+    cache.put_file(("gun", ROOT, "v1"), file(b"x"), epoch)
+    assert cache.put_chains({"gun": chain(b"t"), "other": chain(b"o")}, epoch) == 1
+    assert cache.get_file(("gun", ROOT, "v1")) is not None
+    assert cache.get_chain("gun") is not None
+    assert cache.get_chain("other") is None
+
+
+def test_fill_after_a_flush_is_dropped() -> None:
+    cache = MetadataCache()
+    epoch = cache.epoch
+    cache.flush()
+    assert cache.put_chains({"gun": chain(b"t")}, epoch) == 0
+    cache.put_file(("gun", ROOT, "v1"), file(b"x"), epoch)
+    assert len(cache) == 0
+
+
+def test_when_the_invalidation_record_is_full_older_fills_are_dropped() -> None:
+    cache = MetadataCache()
+    epoch = cache.epoch
+    for index in range(MAX_TRACKED_INVALIDATIONS):
+        cache.invalidate(f"g{index}")
+    cache.put_chain("gun", chain(b"t"), epoch)  # still checkable: kept
+    assert cache.get_chain("gun") is not None
+    cache.invalidate("one-more")  # the record is cleared: "gun" can no longer be checked
+    cache.put_chain("later", chain(b"t"), epoch)
+    assert cache.get_chain("later") is None
+    cache.put_chain("later", chain(b"t"), cache.epoch)
+    assert cache.get_chain("later") is not None
+
+
+def test_free_bytes() -> None:
+    cache = MetadataCache(max_bytes=10_000)
+    assert cache.free_bytes == 10_000
+    cache.put_file(("gun", ROOT, "v1"), file(b"x" * 1000), cache.epoch)
+    assert 0 < cache.free_bytes < 9_000
+    for index in range(20):
+        cache.put_file(("gun", ROOT, f"v{index + 2}"), file(b"x" * 1000), cache.epoch)
+    assert cache.free_bytes == 10_000 - cache.size_bytes
 
 
 def test_invalidate_drops_exactly_one_gun() -> None:
@@ -156,7 +233,7 @@ async def test_expired_cached_timestamp_is_reissued(
     reader = await open_reader(memory_store)
     now = datetime.now(UTC)
     served = await serve_timestamp(reader, crypto, GUN, now)
-    assert served is await serve_timestamp(reader, crypto, GUN, now)  # from the cache
+    assert (await serve_timestamp(reader, crypto, GUN, now)).data is served.data  # cached
     later = now + timedelta(days=30)  # past the timestamp's expiry, not the root's
     reissued = await serve_timestamp(reader, crypto, GUN, later)
     assert reissued.data != served.data
@@ -191,6 +268,7 @@ async def test_postgres_listener_loss_disables_the_cache(
     assert isinstance(tracker, PostgresChangeTracker)
     try:
         await postgres_store.update_many("g", [MetaUpdate(role=ROOT, version=1, data=b"r1")])
+        assert await tracker.sync()  # the insert's notification is in: it cannot evict the fill
         assert (await reader.by_version("g", ROOT, 1)).data == b"r1"
         assert reader.cache.has_gun("g")
         admin = await asyncpg.connect(server_db_dsn)

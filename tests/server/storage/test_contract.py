@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
-from notary_server.storage.base import Change, MetaStore, MetaUpdate
+from notary_server.storage.base import Audit, Change, MetaStore, MetaUpdate
+from notary_server.storage.postgres import PostgresMetaStore
 
 BASE_ROLES = ("root", "targets", "snapshot", "timestamp")
 
@@ -154,6 +155,19 @@ async def test_update_many_conflict_rollback(store: MetaStore) -> None:
     for obj in [*bad, duplicate]:
         with pytest.raises(NotFoundError):
             await store.get_checksum(obj.gun, obj.role, obj.sha256)
+
+
+async def test_update_many_records_who_asked(store: MetaStore) -> None:
+    """Beyond Go (migration 0004): the changefeed record carries the audit, if any."""
+    gun = "audited"
+    asked = Audit(actor="alice", client_addr="192.0.2.7")
+    await store.update_many(gun, [sample(gun, "timestamp", 1).update], audit=asked)
+    await store.update_many(gun, [sample(gun, "timestamp", 2).update])
+    changes = await store.get_changes(0, 1000, gun)
+    assert [(c.version, c.actor, c.client_addr) for c in changes] == [
+        (1, "alice", "192.0.2.7"),
+        (2, None, None),
+    ]
 
 
 async def test_delete_success(store: MetaStore) -> None:
@@ -396,3 +410,49 @@ async def test_version_must_fit_32_bits(store: MetaStore) -> None:
 async def test_update_many_empty_is_a_no_op(store: MetaStore) -> None:
     await store.update_many("gun", [])
     assert await store.get_changes(0, 0, None) == []
+
+
+# Bulk reads (the cache warmer)
+
+
+async def test_get_current_many_matches_get_current(store: MetaStore) -> None:
+    await store.update_many("a", [sample("a", "timestamp", v).update for v in (1, 3, 2)])
+    await store.update_many("b", [sample("b", "timestamp", 1).update])
+    await store.update_many("c", [sample("c", "root", 1).update])  # no timestamp
+    await store.delete("b")
+    await store.update_many("b", [sample("b", "timestamp", 5).update])  # recreated
+    found = await store.get_current_many("timestamp", ["a", "b", "c", "nope"])
+    assert set(found) == {"a", "b"}
+    for gun, stored in found.items():
+        assert stored == await store.get_current(gun, "timestamp")
+    assert found["a"].data == b"a_timestamp_3"
+    assert await store.get_current_many("timestamp", []) == {}
+
+
+async def test_get_checksum_many_matches_get_checksum(store: MetaStore) -> None:
+    one, two = sample("a", "snapshot", 1), sample("a", "snapshot", 2)
+    other = sample("b", "snapshot", 1)
+    await store.update_many("a", [one.update, two.update])
+    await store.update_many("b", [other.update])
+    wanted = [
+        ("a", one.sha256),
+        ("a", two.sha256),
+        ("b", other.sha256),
+        ("b", one.sha256),  # another GUN's checksum
+        ("a", "0" * 64),
+    ]
+    found = await store.get_checksum_many("snapshot", wanted)
+    assert set(found) == {("a", one.sha256), ("a", two.sha256), ("b", other.sha256)}
+    for (gun, checksum), stored in found.items():
+        assert stored == await store.get_checksum(gun, "snapshot", checksum)
+    assert await store.get_checksum_many("timestamp", wanted) == {}  # per role
+
+
+async def test_guns_recent_first_lists_guns_with_a_timestamp(store: MetaStore) -> None:
+    await timestamps(store, "old", 1)
+    await store.update_many("root-only", [sample("root-only", "root", 1).update])
+    await timestamps(store, "new", 1)
+    guns = await store.guns_recent_first()
+    assert set(guns) - {"root-only"} == {"old", "new"}  # the default may list every GUN
+    if isinstance(store, PostgresMetaStore):
+        assert guns == ["new", "old"]

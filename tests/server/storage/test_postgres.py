@@ -222,6 +222,21 @@ async def test_concurrent_writers_on_separate_pools(server_db_dsn: str) -> None:
             await store.close()
 
 
+async def test_reads_survive_connections_the_server_closed(server_db_dsn: str) -> None:
+    """After a restart or a terminated backend, the pool's stale connections cost no failed read."""
+    store = await connect(server_db_dsn, min_size=4, max_size=4)
+    try:
+        await store.update_current("stale", MetaUpdate(role="root", version=1, data=b"r1"))
+        await store._pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        for _ in range(8):  # more reads than the pool has (dead) connections
+            assert (await store.get_current("stale", "root")).data == b"r1"
+    finally:
+        await store.close()
+
+
 # Go-era rows
 
 
