@@ -45,7 +45,10 @@ def seed_scale(server: ServerProcess, gun: str, count: int) -> None:
         conn = await asyncpg.connect(server.db_url)
         try:
             await conn.execute(_COPY_CURRENT, gun, SCALE_PREFIX, count)
-            await conn.execute("ANALYZE tuf_files")
+            # Settle the bulk insert now (statistics, hint bits, dirty pages), so
+            # that neither server is measured while the database catches up.
+            await conn.execute("VACUUM (ANALYZE) tuf_files")
+            await conn.execute("CHECKPOINT")
         finally:
             await conn.close()
 

@@ -27,9 +27,15 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import trustme
 
+from bench.procfs import TCP_LISTEN, process_tree, socket_ports
+
 GO_SERVER_BIN: Final = Path("/usr/bin/notary-server")
 GO_SIGNER_BIN: Final = Path("/usr/bin/notary-signer")
 HEALTH_PATH: Final = "/_notary_server/health"
+CACHE_BYTES: Final = 512 * 1024 * 1024
+"""Our cache budget per worker: every current chain of the 100,000-GUN scenario fits."""
+WARM_SECONDS: Final = 120.0
+"""How long each of our workers may warm its cache before it listens."""
 CONNECT_TIMEOUT: Final = 5.0
 _PROXY_VARS: Final = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 
@@ -203,11 +209,12 @@ def server_config(
     workers: int = 1,
     backend: str = "postgres",
     signer_port: int | None = None,
+    ours: bool = False,
 ) -> dict[str, Any]:
     """The ``server-config.json`` both servers run with.
 
-    ``server.workers`` is ours only (beyond Go); Go ignores keys it does not know,
-    but it is left out of Go's file all the same.
+    ``server.workers`` and ``metadata_cache`` are ours only (beyond Go); Go
+    ignores keys it does not know, but they are left out of Go's file all the same.
     """
     server: dict[str, Any] = {
         "http_addr": f"127.0.0.1:{port}",
@@ -230,12 +237,15 @@ def server_config(
             "tls_client_key": str(tls.client_key),
             "key_algorithm": "ecdsa",
         }
-    return {
+    config: dict[str, Any] = {
         "server": server,
         "trust_service": trust,
         "logging": {"level": "error"},
         "storage": storage,
     }
+    if ours:
+        config["metadata_cache"] = {"max_bytes": CACHE_BYTES, "warm_seconds": WARM_SECONDS}
+    return config
 
 
 def migrate(config_path: Path) -> None:
@@ -264,7 +274,7 @@ class ServerProcess:
     workers: int = 1
     backend: str = "postgres"
     signer_port: int | None = None
-    startup_timeout: float = 30.0
+    startup_timeout: float = WARM_SECONDS + 30.0
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -304,6 +314,7 @@ class ServerProcess:
             workers=self.workers,
             backend=self.backend,
             signer_port=self.signer_port,
+            ours=not self.go,
         )
         self.config_path.write_text(json.dumps(config, indent=2))
 
@@ -324,6 +335,7 @@ class ServerProcess:
                 )
             try:
                 self._wait_healthy()
+                self._wait_every_worker()
             except BenchError as err:
                 last = str(err)
                 self.stop()
@@ -361,6 +373,25 @@ class ServerProcess:
         msg = f"{self.label} server not healthy after {self.startup_timeout}s ({last}):\n"
         raise BenchError(msg + self._log_tail())
 
+    def _wait_every_worker(self) -> None:
+        """Wait until each of our workers listens: health is answered by the first one up.
+
+        A worker warms its cache before it listens, so this is also the end of
+        the warm-up.
+        """
+        if self.workers == 1:
+            return
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            workers = self.pids()[1:]
+            listening = [pid for pid in workers if socket_ports(pid, self.port, TCP_LISTEN)]
+            if len(listening) >= self.workers:
+                return
+            if time.monotonic() >= deadline:
+                msg = f"{self.label}: {len(listening)} of {self.workers} workers listen"
+                raise BenchError(f"{msg} after {self.startup_timeout}s:\n{self._log_tail()}")
+            time.sleep(0.1)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the server (kill it if it lingers)."""
         proc, self.proc = self.proc, None
@@ -375,21 +406,7 @@ class ServerProcess:
 
     def pids(self) -> list[int]:
         """The server process and its descendants (our worker processes)."""
-        found = [self.pid]
-        index = 0
-        while index < len(found):
-            pid = found[index]
-            index += 1
-            try:
-                tasks = list(Path(f"/proc/{pid}/task").iterdir())
-            except OSError:
-                continue
-            for task in tasks:
-                try:
-                    found.extend(int(child) for child in (task / "children").read_text().split())
-                except (OSError, ValueError):
-                    continue
-        return found
+        return process_tree(self.pid)
 
     def rss_kib(self) -> int:
         """Resident set size in KiB, summed over the process tree (``VmRSS``)."""
