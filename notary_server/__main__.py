@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import notary_tuf
 from notary_proto import GO_NOTARY_VERSION
 from notary_runtime import cli
+from notary_runtime.eventloop import resolve_event_loop
 from notary_runtime.logs import LOG_FORMATS
 from notary_server.admin.parser import add_admin_parser
 from notary_server.config import (
@@ -131,11 +132,12 @@ def run(config_path: Path | None, *, log_format: str = "json") -> int:
     setup_logging(config.logging_level, log_format)
     scheme = "https" if config.tls is not None else "http"
     logger.info(
-        "serving on %s://%s:%d with %d worker process(es)",
+        "serving on %s://%s:%d with %d worker process(es) on the %s event loop",
         scheme,
         config.host or "0.0.0.0",  # noqa: S104 - only a log line
         config.port,
         config.workers,
+        resolve_event_loop(config.event_loop),
     )
     if config.workers == 1:
         serve(config)

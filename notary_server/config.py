@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from notary_runtime.config import ConfigReader
+from notary_runtime.eventloop import EVENT_LOOP_KINDS, EventLoopKind, uvloop_available
 from notary_server.auth.certs import (
     CertificateError,
     IssuerError,
@@ -202,6 +203,9 @@ class ServerConfig:
     auth: TokenAuthConfig | None = None
     workers: int = 1
     """``server.workers`` (beyond Go): processes serving the port (SO_REUSEPORT)."""
+    event_loop: EventLoopKind = "auto"
+    """``server.event_loop`` (beyond Go, ADR 0016): ``auto`` (uvloop where installed),
+    ``uvloop`` or ``asyncio``."""
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     """``resign``, ``retention``, ``expiry`` (beyond Go): background maintenance."""
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -419,6 +423,17 @@ def _workers(reader: _Reader, backend: str, trust_type: str) -> int:
     return count
 
 
+def _event_loop(reader: _Reader) -> EventLoopKind:
+    """``server.event_loop``: ``auto`` (the default), ``uvloop`` or ``asyncio``."""
+    value = reader.string("server.event_loop", "auto").strip().lower()
+    for kind in EVENT_LOOP_KINDS:
+        if value == kind:
+            if kind == "uvloop" and not uvloop_available():
+                raise ConfigError('server.event_loop: "uvloop" is not installed')
+            return kind
+    raise ConfigError(f"server.event_loop: {value!r} is not one of {', '.join(EVENT_LOOP_KINDS)}")
+
+
 def _boolean(reader: _Reader, key: str, *, default: bool) -> bool:
     value = reader.get(key)
     if value is None or value == "":
@@ -543,6 +558,7 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
         logging_level=reader.string("logging.level", "error"),
         auth=auth,
         workers=_workers(reader, storage.backend, trust_service.type),
+        event_loop=_event_loop(reader),
         maintenance=_maintenance(reader),
         limits=_limits(reader),
         metrics=_metrics(reader, auth),

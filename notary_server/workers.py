@@ -112,6 +112,7 @@ def serve(config: ServerConfig, *, reuse_port: bool = False) -> None:
     # Imported here: the supervisor and --help stay free of aiohttp's start-up cost.
     from aiohttp import web  # noqa: PLC0415
 
+    from notary_runtime.eventloop import new_event_loop  # noqa: PLC0415
     from notary_server.app import create_app  # noqa: PLC0415
 
     ssl_context = make_ssl_context(config.tls) if config.tls is not None else None
@@ -137,6 +138,7 @@ def serve(config: ServerConfig, *, reuse_port: bool = False) -> None:
         reuse_port=reuse_port or None,
         print=None,
         access_log=logging.getLogger("aiohttp.access"),
+        loop=new_event_loop(config.event_loop),
     )
 
 

@@ -45,9 +45,11 @@ class WorkerServer(OurNotaryServer):
         db_url: str,
         workers: int = 1,
         trust_service: dict[str, Any] | None = None,
+        event_loop: str = "auto",
     ) -> None:
         super().__init__(workdir, storage="postgres", db_url=db_url, trust_service=trust_service)
         self.workers = workers
+        self.event_loop = event_loop
 
     def start(self) -> None:
         """Start, then wait (bounded) until every worker listens, not only the first.
@@ -79,6 +81,7 @@ class WorkerServer(OurNotaryServer):
         super()._write_config(cert_path, key_path)
         config = json.loads(self.config_path.read_text())
         config["server"]["workers"] = self.workers
+        config["server"]["event_loop"] = self.event_loop
         self.config_path.write_text(json.dumps(config, indent=2))
 
 

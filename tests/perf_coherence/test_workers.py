@@ -88,8 +88,14 @@ def servers(
                 "key_algorithm": "ecdsa",
             }
             with (
-                WorkerServer(base / "one", db_url=dsn, trust_service=trust) as one,
-                WorkerServer(base / "two", db_url=dsn, workers=2, trust_service=trust) as two,
+                # One server on each event loop (ADR 0016): the publisher signs through
+                # the Go signer on uvloop, the workers serve on the standard loop.
+                WorkerServer(
+                    base / "one", db_url=dsn, trust_service=trust, event_loop="uvloop"
+                ) as one,
+                WorkerServer(
+                    base / "two", db_url=dsn, workers=2, trust_service=trust, event_loop="asyncio"
+                ) as two,
             ):
                 yield one, two, dsn
     finally:
@@ -136,6 +142,14 @@ def test_both_workers_serve_and_see_every_publish_at_once(
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_each_server_runs_on_the_event_loop_it_was_given(
+    servers: tuple[WorkerServer, WorkerServer, str],
+) -> None:
+    one, two, _ = servers
+    assert "on the uvloop event loop" in one.log_path.read_text()
+    assert "on the asyncio event loop" in two.log_path.read_text()
 
 
 def test_sighup_reloads_the_certificate_in_every_worker(
