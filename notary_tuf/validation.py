@@ -28,10 +28,11 @@ subclasses), with ``msg`` saying what failed.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from notary_tuf.certs import check_certificate, load_certificate_bundle, valid_root_leaf_keys
@@ -258,21 +259,38 @@ def _parse_upload(role: str, data: bytes, error_type: type[ValidationError]) -> 
     return metadata
 
 
+STORED_ROOTS_REMEMBERED: Final = 256
+"""Stored roots whose check :func:`_checked_stored_root` keeps (per process)."""
+
+
 def _load_stored_root(gun: str, now: datetime, current: Mapping[str, bytes]) -> _RepoLoader:
     loader = _RepoLoader(gun, now)
     stored = current.get(ROOT)
     if stored is not None:
         try:
-            loader.load_root(
-                Metadata.from_bytes(ROOT, stored),
-                previous=None,
-                min_version=1,
-                allow_expired=True,
-                check_cert_expiry=False,
-            )
+            root = _checked_stored_root(gun, stored)
         except NotaryTufError as e:
             raise ValidationError(f"stored root could not be loaded: {e}") from e
+        loader.root = root
+        loader.unchecked[ROOT] = stored
     return loader
+
+
+@functools.lru_cache(maxsize=STORED_ROOTS_REMEMBERED)
+def _checked_stored_root(gun: str, stored: bytes) -> Metadata[Root]:
+    """Parse the stored root and check it as Go's repoBuilder does on every update.
+
+    Remembered by (GUN, bytes): without expiry checks (a stored root may have
+    expired, its certificates too) nothing but these two decides the outcome,
+    so every publish to a repository need not re-parse its root and re-verify
+    the root signatures and certificates (about 15% of a publish's CPU time).
+    Failures raise and are not remembered.
+    """
+    root: Metadata[Root] = Metadata.from_bytes(ROOT, stored)
+    _RepoLoader(gun, datetime.fromtimestamp(0, UTC)).load_root(  # no expiry is checked
+        root, previous=None, min_version=1, allow_expired=True, check_cert_expiry=False
+    )
+    return root
 
 
 def _load_stored_targets(loader: _RepoLoader, role: str, current: Mapping[str, bytes]) -> None:
