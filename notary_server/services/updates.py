@@ -6,6 +6,7 @@ and ``validation.go`` ``generateSnapshot``/``generateTimestamp``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-    from notary_server.storage.base import Audit, MetaStore
+    from notary_server.storage.base import Audit, MetaStore, StoredMeta
     from notary_server.trust.base import CryptoService
     from notary_tuf.models import Root, Snapshot, Timestamp
 
@@ -69,24 +70,49 @@ class _CurrentState:
 
 
 async def _read_current(store: MetaStore, gun: str, roles: set[str]) -> _CurrentState:
-    """Read the current timestamp, its snapshot and ``roles`` once (cf. :func:`get_current`)."""
-    try:
-        timestamp_row = await store.get_current(gun, TIMESTAMP)
-    except NotFoundError:
+    """Read the current timestamp, the snapshot it names and the ``roles`` that snapshot names.
+
+    The chain is walked as :func:`~notary_server.services.current.get_current`
+    walks it, but starts from one read of every role's highest version: each
+    file that the chain names by checksum is usually that one, and a file that
+    is not (a newer row no snapshot names yet) is then read by its checksum.
+    """
+    latest = await store.get_current_roles(gun, [TIMESTAMP, SNAPSHOT, *sorted(roles)])
+    timestamp_row = latest.get(TIMESTAMP)
+    if timestamp_row is None:
         return _CurrentState(timestamp=None, snapshot=None, files={})
     timestamp: Metadata[Timestamp] = parse_stored(TIMESTAMP, timestamp_row)
     try:
-        snapshot_row = await store.get_checksum(gun, SNAPSHOT, named_checksum(timestamp, SNAPSHOT))
+        snapshot_row = await _named(store, gun, SNAPSHOT, timestamp, latest)
     except NotFoundError:
         return _CurrentState(timestamp=timestamp.signed, snapshot=None, files={})
     snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
     files = {}
     for role in roles:
         try:
-            files[role] = (await store.get_checksum(gun, role, named_checksum(snapshot, role))).data
+            files[role] = (await _named(store, gun, role, snapshot, latest)).data
         except NotFoundError:
             continue
     return _CurrentState(timestamp=timestamp.signed, snapshot=snapshot.signed, files=files)
+
+
+async def _named(
+    store: MetaStore,
+    gun: str,
+    role: str,
+    naming: Metadata[Timestamp] | Metadata[Snapshot],
+    latest: Mapping[str, StoredMeta],
+) -> StoredMeta:
+    """The file of ``role`` whose checksum ``naming`` records: the latest row if it matches.
+
+    Raises:
+        NotFoundError: ``naming`` records no checksum, or no such file is stored.
+    """
+    checksum = named_checksum(naming, role)
+    row = latest.get(role)
+    if row is not None and hashlib.sha256(row.data).hexdigest() == checksum:
+        return row
+    return await store.get_checksum(gun, role, checksum)
 
 
 async def _issue_snapshot(

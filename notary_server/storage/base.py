@@ -223,6 +223,23 @@ class MetaStore(abc.ABC):
         """
         return await self.list_guns()
 
+    async def get_current_roles(self, gun: str, roles: Sequence[str]) -> dict[str, StoredMeta]:
+        """The highest version of each of ``roles`` of ``gun`` that has one.
+
+        Each value is what :meth:`get_current` returns for that role; a store
+        may read them all at once (PostgreSQL: one query).
+
+        Raises:
+            StorageError: the store failed.
+        """
+        found = {}
+        for role in roles:
+            try:
+                found[role] = await self.get_current(gun, role)
+            except NotFoundError:
+                continue
+        return found
+
     async def get_current_many(self, role: str, guns: Sequence[str]) -> dict[str, StoredMeta]:
         """The highest version of ``role`` for each of ``guns`` that has one.
 

@@ -144,6 +144,15 @@ CROSS JOIN LATERAL (
     ORDER BY version DESC LIMIT 1
 ) AS f
 """
+# The update path's first read: every role it needs in one round trip.
+_SELECT_CURRENT_ROLES: Final = """
+SELECT w.role, f.modified, f.data FROM unnest($2::text[]) AS w(role)
+CROSS JOIN LATERAL (
+    SELECT coalesce(updated_at, created_at) AS modified, data FROM tuf_files
+    WHERE gun = $1 AND role = w.role AND deleted_at IS NULL
+    ORDER BY version DESC LIMIT 1
+) AS f
+"""
 _SELECT_CHECKSUM_MANY: Final = """
 SELECT w.gun, w.sha256, f.created_at, f.data
 FROM unnest($1::text[], $2::text[]) AS w(gun, sha256)
@@ -384,6 +393,15 @@ class PostgresMetaStore(MetaStore):
             StorageError: the database failed.
         """
         return [row[0] for row in await self._fetch(_GUNS_RECENT_FIRST)]
+
+    async def get_current_roles(self, gun: str, roles: Sequence[str]) -> dict[str, StoredMeta]:
+        """The highest version of each of ``roles`` of ``gun`` that has one, in one query.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        rows = await self._fetch(_SELECT_CURRENT_ROLES, gun, list(roles))
+        return {row[0]: StoredMeta(created=_aware(row[1]), data=row[2]) for row in rows}
 
     async def get_current_many(self, role: str, guns: Sequence[str]) -> dict[str, StoredMeta]:
         """The highest version of ``role`` for each of ``guns`` that has one, in one query.

@@ -21,6 +21,7 @@ import pytest
 from notary_server.handlers.metadata import format_last_modified
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
+from notary_tuf.validation import MetaUpdate
 from tests.interop.repo_builder import (
     SigningKey,
     flip_first_sig_byte,
@@ -155,6 +156,28 @@ async def test_second_publish_bumps_versions(client: AppClient, server_snapshot:
     old_targets = published.parts[TARGETS]
     assert (await get_ok(client, "1.targets.json"))[0] == old_targets
     assert (await get_ok(client, f"targets.{sha256_hex(old_targets)}.json"))[0] == old_targets
+
+
+async def test_publish_follows_the_chain_past_rows_no_snapshot_names(
+    client: AppClient, memory_store: MemoryMetaStore
+) -> None:
+    """A row newer than what the current snapshot names (written behind the server's
+    back) is not the repository's state: the update reads the root the chain names."""
+    published = await publish_new(client, server_snapshot=True)
+    builder = published.builder
+    await memory_store.update_many(
+        GUN, [MetaUpdate(role=ROOT, version=99, data=b'{"signed":{"_type":"Root"}}')]
+    )
+    builder.add_target("app2", b"v2")
+    response = await upload(client, GUN, builder.publish())
+    assert response.status == 200, await response.text()
+    files = await assert_consistent(client)
+    assert files[ROOT] == published.parts[ROOT]
+    assert {role: version_of(files[role]) for role in (TARGETS, SNAPSHOT, TIMESTAMP)} == {
+        TARGETS: 2,
+        SNAPSHOT: 2,
+        TIMESTAMP: 2,
+    }
 
 
 async def test_delegation_filename_keeps_its_slash(client: AppClient) -> None:

@@ -415,6 +415,22 @@ async def test_update_many_empty_is_a_no_op(store: MetaStore) -> None:
 # Bulk reads (the cache warmer)
 
 
+async def test_get_current_roles_matches_get_current(store: MetaStore) -> None:
+    await store.update_many("a", [sample("a", "timestamp", v).update for v in (1, 3, 2)])
+    await store.update_many("a", [sample("a", "root", 1).update, sample("a", "targets", 4).update])
+    await store.update_many("b", [sample("b", "snapshot", 7).update])  # another GUN
+    await store.update_many("c", [sample("c", "root", 1).update])
+    await store.delete("c")
+    roles = ["timestamp", "snapshot", "root", "targets", "targets/releases"]
+    found = await store.get_current_roles("a", roles)
+    assert set(found) == {"timestamp", "root", "targets"}
+    for role, stored in found.items():
+        assert stored == await store.get_current("a", role)
+    assert found["timestamp"].data == b"a_timestamp_3"
+    assert await store.get_current_roles("c", roles) == {}  # deleted
+    assert await store.get_current_roles("a", []) == {}
+
+
 async def test_get_current_many_matches_get_current(store: MetaStore) -> None:
     await store.update_many("a", [sample("a", "timestamp", v).update for v in (1, 3, 2)])
     await store.update_many("b", [sample("b", "timestamp", 1).update])
