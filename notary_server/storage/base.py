@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from notary_server.storage import NotFoundError, StorageError
 from notary_tuf.validation import MetaUpdate
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
     from datetime import datetime
+
+_K = TypeVar("_K")
 
 __all__ = [
     "Audit",
@@ -210,8 +212,9 @@ class MetaStore(abc.ABC):
             StorageError: the store is unusable.
         """
 
-    # Bulk reads for the cache warmer (beyond Go). Concrete: these defaults ask
-    # the single-file methods; PostgreSQL answers each call in one query.
+    # Bulk reads for the cache warmer and the update path (beyond Go). Concrete:
+    # these defaults ask the single-file methods; PostgreSQL answers each call
+    # in one query.
 
     async def guns_recent_first(self) -> list[str]:
         """At least every GUN with a timestamp; the most recently updated first where it can tell.
@@ -226,19 +229,12 @@ class MetaStore(abc.ABC):
     async def get_current_roles(self, gun: str, roles: Sequence[str]) -> dict[str, StoredMeta]:
         """The highest version of each of ``roles`` of ``gun`` that has one.
 
-        Each value is what :meth:`get_current` returns for that role; a store
-        may read them all at once (PostgreSQL: one query).
+        Each value is what :meth:`get_current` returns for that role.
 
         Raises:
             StorageError: the store failed.
         """
-        found = {}
-        for role in roles:
-            try:
-                found[role] = await self.get_current(gun, role)
-            except NotFoundError:
-                continue
-        return found
+        return await _those_found(roles, lambda role: self.get_current(gun, role))
 
     async def get_current_many(self, role: str, guns: Sequence[str]) -> dict[str, StoredMeta]:
         """The highest version of ``role`` for each of ``guns`` that has one.
@@ -246,13 +242,7 @@ class MetaStore(abc.ABC):
         Raises:
             StorageError: the store failed.
         """
-        found = {}
-        for gun in guns:
-            try:
-                found[gun] = await self.get_current(gun, role)
-            except NotFoundError:
-                continue
-        return found
+        return await _those_found(guns, lambda gun: self.get_current(gun, role))
 
     async def get_checksum_many(
         self, role: str, wanted: Sequence[tuple[str, str]]
@@ -262,13 +252,7 @@ class MetaStore(abc.ABC):
         Raises:
             StorageError: the store failed.
         """
-        found = {}
-        for gun, checksum in wanted:
-            try:
-                found[gun, checksum] = await self.get_checksum(gun, role, checksum)
-            except NotFoundError:
-                continue
-        return found
+        return await _those_found(wanted, lambda key: self.get_checksum(key[0], role, key[1]))
 
     # Operator tooling (beyond Go). Concrete, so that a store without them
     # still serves; the three backends implement them all.
@@ -317,3 +301,16 @@ class MetaStore(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release connections and threads; the store is unusable afterwards."""
+
+
+async def _those_found(
+    keys: Iterable[_K], read: Callable[[_K], Awaitable[StoredMeta]]
+) -> dict[_K, StoredMeta]:
+    """``read(key)`` for each key, one after another, leaving out those not found."""
+    found: dict[_K, StoredMeta] = {}
+    for key in keys:
+        try:
+            found[key] = await read(key)
+        except NotFoundError:
+            continue
+    return found
