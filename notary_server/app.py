@@ -22,12 +22,11 @@ from notary_server.auth import controller as auth
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
 from notary_server.gun import gun_problem
 from notary_server.handlers import health
-from notary_server.limits import LIMITER_KEY, RateLimiter, rate_limit_middleware
+from notary_server.limits import LIMITER_KEY, RateLimiter
 from notary_server.maintenance import maintenance_ctx
 from notary_server.metrics import ServerMetrics
 from notary_server.metrics_listener import metrics_listener_ctx, serve_metrics
-from notary_server.middlewares import OPERATION_KEY, error_middleware
-from notary_server.requestlog import request_log_middleware
+from notary_server.middlewares import OPERATION_KEY, request_middleware
 from notary_server.routes import CATCH_ALL_METHODS, clean_path, match_route
 from notary_server.services.current import open_reader
 from notary_server.services.warm import warm_chains
@@ -129,7 +128,7 @@ def create_app(
         The application, ready for ``web.run_app`` or a test client.
     """
     app = web.Application(
-        middlewares=[request_log_middleware, rate_limit_middleware, error_middleware],
+        middlewares=[request_middleware],
         # Uploads are streamed under config.limits (notary_server.multipart); this
         # bounds any other body read in full.
         client_max_size=config.limits.max_body_bytes,

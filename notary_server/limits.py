@@ -29,15 +29,13 @@ from notary_server.limit_settings import DEFAULT_RATE_CLIENTS, LimitsConfig
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from aiohttp.typedefs import Handler
-
 __all__ = [
     "LIMITER_KEY",
     "LimitExceededError",
     "LimitsConfig",
     "RateLimiter",
     "limit_response",
-    "rate_limit_middleware",
+    "rate_limit_refusal",
     "refuse_and_close",
 ]
 
@@ -155,14 +153,14 @@ LIMITER_KEY: Final = web.AppKey("LIMITER_KEY", RateLimiter)
 """The application's rate limiter (absent: no rate limit)."""
 
 
-@web.middleware
-async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer 429 when the client's address has no token left (the health route is exempt)."""
+def rate_limit_refusal(request: web.Request) -> web.Response | None:
+    """The 429 for a client whose address has no token left; None: serve it.
+
+    The health route is exempt, and without a configured limiter nothing is refused.
+    """
     limiter = request.app.get(LIMITER_KEY)
-    if limiter is not None and request.path not in _RATE_EXEMPT_PATHS:
-        key = request.remote or ""
-        if not limiter.allow(key):
-            return limit_response(
-                LimitExceededError("rate.requests_per_second", limiter.rate, status=429)
-            )
-    return await handler(request)
+    if limiter is None or request.path in _RATE_EXEMPT_PATHS:
+        return None
+    if limiter.allow(request.remote or ""):
+        return None
+    return limit_response(LimitExceededError("rate.requests_per_second", limiter.rate, status=429))

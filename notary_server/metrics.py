@@ -7,7 +7,7 @@ subsystem ``http``, labelled with the route's operation name.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
@@ -39,6 +39,9 @@ class ServerMetrics:
             subsystem="http",
             registry=self.registry,
         )
+        # (operation, status) -> the two labelled children: looking a child up
+        # takes a lock and builds a label tuple, on every request otherwise.
+        self._request_children: dict[tuple[str, int], tuple[Any, Any]] = {}
         # Beyond Go: the background maintenance (notary_server.maintenance, ADR 0009).
         self.expiring = Gauge(
             "expiring_items",
@@ -89,6 +92,19 @@ class ServerMetrics:
         self.cache_warmed = cache_gauge(
             "warmed_chains", "Current chains the start-up warm-up stored."
         )
+
+    def observe_request(self, operation: str, status: int, seconds: float) -> None:
+        """Count one answered request of a route and record how long it took."""
+        children = self._request_children.get((operation, status))
+        if children is None:  # one entry per route and status: the table stays small
+            children = (
+                self.request_duration.labels(operation),
+                self.requests.labels(operation, str(status)),
+            )
+            self._request_children[(operation, status)] = children
+        duration, count = children
+        duration.observe(seconds)
+        count.inc()
 
     def watch_cache(self, cache: MetadataCache) -> None:
         """Report ``cache``'s size on every scrape (nothing is counted per request)."""

@@ -1,8 +1,17 @@
-"""The error middleware: the one place that turns failures into responses.
+"""The server's one middleware: log context, rate limit, errors and metrics.
 
-Domain errors map to Notary's codes through one table; anything unexpected is
-a 500 ``UNKNOWN`` whose body says nothing about the cause (the log does). Go
-logs 5xx errors at error level and the rest at info (``utils/http.go``).
+Every request passes, in this order, through its log context
+(:class:`~notary_server.requestlog.RequestLog`), the rate limit
+(:func:`~notary_server.limits.rate_limit_refusal`) and the error mapping here,
+the one place that turns failures into responses: domain errors map to
+Notary's codes through one table; anything unexpected is a 500 ``UNKNOWN``
+whose body says nothing about the cause (the log does). Go logs 5xx errors at
+error level and the rest at info (``utils/http.go``).
+
+They are steps of a single aiohttp middleware rather than three: aiohttp runs
+every middleware layer inside a context manager of its own, and with three
+layers that bookkeeping was about a third of a cached GET's handling time
+(issue #8).
 """
 
 from __future__ import annotations
@@ -15,7 +24,8 @@ from aiohttp import web
 
 from notary_server.appkeys import METRICS_KEY
 from notary_server.errors import EMPTY_DETAIL, ApiError, ErrorCode, go_json
-from notary_server.limits import LimitExceededError, refuse_and_close
+from notary_server.limits import LimitExceededError, rate_limit_refusal, refuse_and_close
+from notary_server.requestlog import RequestLog
 from notary_server.services.timestamp import RefreshError
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
 from notary_server.trust.base import TrustServiceError
@@ -24,7 +34,7 @@ from notary_tuf.errors import ValidationError
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
-__all__ = ["OPERATION_KEY", "error_middleware", "error_response", "to_api_error"]
+__all__ = ["OPERATION_KEY", "error_response", "request_middleware", "to_api_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +69,16 @@ def error_response(error: ApiError) -> web.Response:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Serve the request in its log context, under the rate limit, with errors mapped."""
+    with RequestLog(request) as log:
+        refused = rate_limit_refusal(request)
+        response = refused if refused is not None else await _serve(request, handler)
+        log.status = response.status
+        return response
+
+
+async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Serve the request; write errors; record the request in the metrics."""
     started = time.perf_counter()
     try:
@@ -78,7 +97,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = error_response(error)
     operation = request.get(OPERATION_KEY)
     if operation:
-        metrics = request.app[METRICS_KEY]
-        metrics.request_duration.labels(operation).observe(time.perf_counter() - started)
-        metrics.requests.labels(operation, str(response.status)).inc()
+        request.app[METRICS_KEY].observe_request(
+            operation, response.status, time.perf_counter() - started
+        )
     return response

@@ -2,7 +2,7 @@
 
 Go's notary-server gives each request a logger carrying a request id and, where the
 route names them, ``gun`` (``ctxu.GetLoggerWithField``), so every line a request
-causes can be found together. :func:`request_log_middleware` does the same here:
+causes can be found together. :class:`RequestLog` does the same here:
 it gives the request an id, takes ``gun``, ``role`` and ``version`` from the
 route's path variables (Go's route table, :func:`notary_server.routes.match_route`),
 keeps them in a context variable for the request's task, and logs the request once
@@ -21,7 +21,7 @@ import itertools
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from aiohttp import web
 
@@ -29,9 +29,9 @@ from notary_server.logs import REQUEST_CONTEXT
 from notary_server.routes import match_route
 
 if TYPE_CHECKING:
-    from aiohttp.typedefs import Handler
+    from types import TracebackType
 
-__all__ = ["request_fields", "request_log_middleware"]
+__all__ = ["RequestLog", "request_fields"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,32 +55,53 @@ def request_fields(method: str, path: str) -> dict[str, str]:
     return fields
 
 
-@web.middleware
-async def request_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Serve the request within its log context; log it once answered."""
-    fields = request_fields(request.method, request.path)
-    token = REQUEST_CONTEXT.set(fields)
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-    except web.HTTPException as e:
-        status = e.status
-        raise
-    finally:
+class RequestLog:
+    """One request's log context, and its log line once answered.
+
+    Use as ``with RequestLog(request) as log: ...``, setting :attr:`status` to
+    the answer's status. An escaping ``HTTPException`` is logged with its own
+    status, any other exception as 500.
+    """
+
+    __slots__ = ("_fields", "_request", "_started", "_token", "status")
+
+    def __init__(self, request: web.Request) -> None:
+        """Prepare the context of ``request`` (set when the block is entered)."""
+        self._request = request
+        self.status = 500
+
+    def __enter__(self) -> Self:
+        """Set the request's log context and start its clock."""
+        request = self._request
+        self._fields = request_fields(request.method, request.path)
+        self._token = REQUEST_CONTEXT.set(self._fields)
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        _exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        """Log the request with its status and duration; restore the previous context."""
+        status = self.status
+        if isinstance(exc, web.HTTPException):
+            status = exc.status
+        elif exc is not None:
+            status = 500
         if logger.isEnabledFor(logging.INFO):
+            request = self._request
             logger.info(
                 "%s %s %d",
                 request.method,
                 request.path,
                 status,
                 extra={
-                    **fields,
+                    **self._fields,
                     "method": request.method,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round((time.perf_counter() - self._started) * 1000, 3),
                 },
             )
-        REQUEST_CONTEXT.reset(token)
-    return response
+        REQUEST_CONTEXT.reset(self._token)

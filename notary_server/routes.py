@@ -173,6 +173,8 @@ CATCH_ALL_METHODS: Final = frozenset({"GET", "POST", "PUT", "HEAD", "DELETE"})
 
 def clean_path(path: str) -> str:
     """Return ``path`` cleaned as gorilla/mux does (Go ``path.Clean``, trailing slash kept)."""
+    if path.startswith("/") and "//" not in path and "/." not in path:
+        return path  # already clean: no empty, "." or ".." segment (the common case)
     if not path:
         return "/"
     if path[0] != "/":
