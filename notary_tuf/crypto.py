@@ -12,6 +12,7 @@ are not this module's business.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -47,8 +48,13 @@ _Verifier = Callable[[PublicKey, bytes, bytes], None]
 # --- public key decoding ---------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
 def _load_spki(der: bytes) -> Any:
-    """Parse a DER SubjectPublicKeyInfo as strictly as Go's ``ParsePKIXPublicKey``."""
+    """Parse a DER SubjectPublicKeyInfo as strictly as Go's ``ParsePKIXPublicKey``.
+
+    Remembered: the same few keys verify every upload of a repository, and the
+    key objects are immutable. A refusal raises, so it is never remembered.
+    """
     try:
         public = serialization.load_der_public_key(der)
         if isinstance(public, ec.EllipticCurvePublicKey):

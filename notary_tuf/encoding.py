@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from notary_tuf.errors import Base64Error
 
@@ -28,9 +29,27 @@ __all__ = [
 ]
 
 
+_MEMO_MAX: Final = 128
+"""Inputs up to this long (digests, signatures, keys) are remembered by the codecs.
+
+A targets file lists every target's digests, and each new version repeats all
+but the newest: decoding and re-encoding them again was a fifth of validating
+an upload (issue #8). Longer inputs (certificates, PEM bodies) are not kept.
+"""
+
+
 def encode_base64(data: bytes) -> str:
     """Encode bytes as Go's encoding/json writes ``[]byte`` (standard, padded)."""
+    if len(data) <= _MEMO_MAX:
+        return _encode_small(data)
+    return _encode(data)
+
+
+def _encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+_encode_small: Final = functools.lru_cache(maxsize=4096)(_encode)
 
 
 _B64_BODY = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
@@ -51,6 +70,12 @@ def decode_base64(data: str | bytes) -> bytes:
     Raises:
         Base64Error: ``data`` is not valid standard base64.
     """
+    if len(data) <= _MEMO_MAX:
+        return _decode_small(data)
+    return _decode(data)
+
+
+def _decode(data: str | bytes) -> bytes:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if b"\r" in raw or b"\n" in raw:
         raw = raw.replace(b"\r", b"").replace(b"\n", b"")
@@ -62,6 +87,9 @@ def decode_base64(data: str | bytes) -> bytes:
         return binascii.a2b_base64(raw)
     except binascii.Error as e:  # pragma: no cover - excluded by the pattern above
         raise Base64Error("illegal base64 data") from e
+
+
+_decode_small: Final = functools.lru_cache(maxsize=4096)(_decode)
 
 
 @dataclass(frozen=True, slots=True)

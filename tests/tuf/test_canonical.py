@@ -131,6 +131,23 @@ def test_html_escape_refuses_raw_control_characters() -> None:
         html_escape(canonical_bytes({"a": "line\nbreak"}))
 
 
+@pytest.mark.parametrize("char", ["<", ">", "&", "\u2028", "\u2029", "\u2027", "é", "x"])
+def test_html_escape_each_character_and_its_neighbours(char: str) -> None:
+    """Only the five characters are escaped; text without them is returned as it is."""
+    canonical = canonical_bytes({"a": f"1{char}2"})
+    expected = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}.get(char)
+    if char in ("\u2028", "\u2029"):
+        expected = f"\\u{ord(char):04x}"
+    want = f'{{"a":"1{expected or char}2"}}'.encode()
+    assert html_escape(canonical) == want
+
+
+@pytest.mark.parametrize("byte", [0x00, 0x09, 0x1F])
+def test_html_escape_refuses_every_control_byte(byte: int) -> None:
+    with pytest.raises(CanonicalizationError):
+        html_escape(b'{"a":"' + bytes([byte]) + b'"}')
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

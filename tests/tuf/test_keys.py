@@ -12,12 +12,18 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notary_tuf.certs import new_root_certificate
 from notary_tuf.crypto import PrivateKey
-from notary_tuf.encoding import decode_base64, iter_pem_blocks, pem_decode, pem_encode
+from notary_tuf.encoding import (
+    decode_base64,
+    encode_base64,
+    iter_pem_blocks,
+    pem_decode,
+    pem_encode,
+)
 from notary_tuf.errors import Base64Error, CertificateError, KeyFormatError
 from notary_tuf.keys import KeyType, PublicKey, signature_method_for
 
@@ -258,6 +264,30 @@ def test_decode_base64(text: str, expected: bytes) -> None:
 def test_decode_base64_rejects(text: str) -> None:
     with pytest.raises(Base64Error):
         decode_base64(text)
+
+
+@pytest.mark.parametrize("text", ["Q", "QQ", "QQ=", "Q===", "QQ==QQ==", "QQ\t==", "é==="])
+def test_decode_base64_refusals_are_not_remembered(text: str) -> None:
+    """Short inputs are memoised; a refusal must come again, not turn into a value."""
+    for _ in range(3):
+        with pytest.raises(Base64Error):
+            decode_base64(text)
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=300))
+def test_base64_round_trip_short_and_long(data: bytes) -> None:
+    """Inputs on both sides of the memo's size bound encode and decode alike (twice)."""
+    for _ in range(2):
+        text = encode_base64(data)
+        assert text == base64.b64encode(data).decode("ascii")
+        assert decode_base64(text) == data
+        assert decode_base64(text.encode("ascii")) == data
+
+
+def test_base64_long_refusal() -> None:
+    with pytest.raises(Base64Error):
+        decode_base64("QUJD" * 100 + "Q")
 
 
 @pytest.mark.parametrize(
