@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -260,13 +261,32 @@ def test_decode_base64(text: str, expected: bytes) -> None:
     assert decode_base64(text.encode()) == expected
 
 
-@pytest.mark.parametrize("text", ["Q", "QQ", "QQ=", "Q===", "QQ==QQ==", "QQ\t==", "é==="])
+_BASE64_REFUSALS = [
+    "Q",
+    "QQ",
+    "QQ=",
+    "Q===",
+    "QQ==QQ==",
+    "QQ\t==",
+    "é===",
+    "====",
+    "QUJD====",
+    "QUJDQQ======",
+    "QQ=A",
+    "=QUJ",
+    "Q-==",
+    "Q_==",
+    "QQ==\x00",
+]
+
+
+@pytest.mark.parametrize("text", _BASE64_REFUSALS)
 def test_decode_base64_rejects(text: str) -> None:
     with pytest.raises(Base64Error):
         decode_base64(text)
 
 
-@pytest.mark.parametrize("text", ["Q", "QQ", "QQ=", "Q===", "QQ==QQ==", "QQ\t==", "é==="])
+@pytest.mark.parametrize("text", _BASE64_REFUSALS)
 def test_decode_base64_refusals_are_not_remembered(text: str) -> None:
     """Short inputs are memoised; a refusal must come again, not turn into a value."""
     for _ in range(3):
@@ -283,6 +303,37 @@ def test_base64_round_trip_short_and_long(data: bytes) -> None:
         assert text == base64.b64encode(data).decode("ascii")
         assert decode_base64(text) == data
         assert decode_base64(text.encode("ascii")) == data
+
+
+_GO_BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+
+
+def _go_std_decode(text: bytes) -> bytes | None:
+    """Go's StdEncoding rule written out plainly: the oracle for the decoder."""
+    raw = text.replace(b"\r", b"").replace(b"\n", b"")
+    if len(raw) % 4 or _GO_BASE64.fullmatch(raw) is None:
+        return None
+    return base64.b64decode(raw)
+
+
+@settings(max_examples=3000)
+@given(
+    st.one_of(
+        st.binary(max_size=12).map(base64.b64encode),
+        st.text(alphabet="AQ/+=\n-_ é", max_size=14).map(lambda text: text.encode()),
+    ),
+    st.lists(st.tuples(st.integers(0, 16), st.sampled_from(b"=A/\n-")), max_size=3),
+)
+def test_decode_base64_follows_gos_rule(text: bytes, edits: list[tuple[int, int]]) -> None:
+    data = bytearray(text)
+    for position, byte in edits:
+        data.insert(min(position, len(data)), byte)
+    expected = _go_std_decode(bytes(data))
+    try:
+        got: bytes | None = decode_base64(bytes(data))
+    except Base64Error:
+        got = None
+    assert got == expected
 
 
 def test_base64_long_refusal() -> None:
