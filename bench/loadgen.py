@@ -15,10 +15,13 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from bench.seed import Publisher
 from bench.servers import BenchError, ServerProcess, clean_env
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 LUA_SCRIPT: Final = Path(__file__).with_name("latency.lua")
 MARKER: Final = "BENCH_JSON "
@@ -41,6 +44,36 @@ class Measurement:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
+
+
+def combine(rounds: Sequence[Measurement]) -> Measurement:
+    """One server's figures over several rounds of the same scenario.
+
+    Throughput is pooled (all requests over all measured seconds); p50 and p99
+    are the medians of the rounds' values; errors and CPU are summed. With the
+    rounds alternating which server goes first, a machine that slows down or
+    speeds up during the run weighs on both servers alike.
+    """
+    if not rounds:
+        raise ValueError("no rounds to combine")
+    if len(rounds) == 1:
+        return rounds[0]
+    requests = sum(m.requests for m in rounds)
+    seconds = sum(m.seconds for m in rounds)
+    detail: dict[str, int] = {}
+    for m in rounds:
+        for kind, count in (m.error_detail or {}).items():
+            detail[kind] = detail.get(kind, 0) + count
+    return Measurement(
+        requests=requests,
+        seconds=round(seconds, 3),
+        rps=round(requests / seconds, 1) if seconds else 0.0,
+        p50_ms=round(statistics.median(m.p50_ms for m in rounds), 3),
+        p99_ms=round(statistics.median(m.p99_ms for m in rounds), 3),
+        errors=sum(m.errors for m in rounds),
+        server_cpu_s=round(sum(m.server_cpu_s for m in rounds), 2),
+        error_detail=detail or None,
+    )
 
 
 def wrk_path() -> str:

@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # run as ``python bench/run.py``: make ``bench`` 
 
 import notary_tuf
 from bench.extra import SCALE_PREFIX, random_gun_script, run_parallel_publishes, seed_scale
-from bench.loadgen import WRK_HINT, Measurement, run_get, run_publishes, wrk_path
+from bench.loadgen import WRK_HINT, Measurement, combine, run_get, run_publishes, wrk_path
 from bench.report import Results, Row
 from bench.scenarios import Scenario, select
 from bench.seed import NOTARY_BIN, Publisher, https_get, resolve_get_paths, seed_with_cli
@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--warmup", type=int, help="warm-up seconds before each GET scenario (default 2; smoke 1)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each scenario this many times, alternating which server goes first, "
+        "and pool the rounds (default 1)",
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument(
@@ -139,6 +146,7 @@ def _meta(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]
         "smoke": args.smoke,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
+        "rounds": args.rounds,
         "wrk_threads": args.threads,
         "ours_workers": args.workers,
         "publish_count": args.publish_count,
@@ -224,6 +232,11 @@ def _get_options(
     return {}
 
 
+def _round_order(round_index: int, against: str) -> tuple[str, str]:
+    """Which server goes first in a round: ours in even rounds, the other in odd ones."""
+    return ("ours", against) if round_index % 2 == 0 else (against, "ours")
+
+
 def _measure_gets(
     args: argparse.Namespace,
     scenarios: list[Scenario],
@@ -233,21 +246,30 @@ def _measure_gets(
 ) -> None:
     for scenario in scenarios:
         assert scenario.path is not None
-        measured: dict[str, Measurement] = {}
-        for label in ("ours", scenario.against):
-            server = servers[label]
-            _progress(f"{scenario.name}: {label}")
-            path = getattr(paths[label], scenario.path)
-            measured[label] = run_get(
-                server,
-                path,
-                connections=scenario.connections,
-                threads=args.threads,
-                warmup=args.warmup,
-                duration=args.duration,
-                **_get_options(scenario, server, path, server.workdir),
-            )
-        results.rows.append(Row(scenario, measured["ours"], measured[scenario.against]))
+        measured: dict[str, list[Measurement]] = {"ours": [], scenario.against: []}
+        for round_index in range(args.rounds):
+            for label in _round_order(round_index, scenario.against):
+                server = servers[label]
+                _progress(f"{scenario.name}: {label}{_round_note(args, round_index)}")
+                path = getattr(paths[label], scenario.path)
+                measured[label].append(
+                    run_get(
+                        server,
+                        path,
+                        connections=scenario.connections,
+                        threads=args.threads,
+                        warmup=args.warmup,
+                        duration=args.duration,
+                        **_get_options(scenario, server, path, server.workdir),
+                    )
+                )
+        results.rows.append(
+            Row(scenario, combine(measured["ours"]), combine(measured[scenario.against]))
+        )
+
+
+def _round_note(args: argparse.Namespace, round_index: int) -> str:
+    return f" (round {round_index + 1} of {args.rounds})" if args.rounds > 1 else ""
 
 
 def _publish_once(
@@ -277,12 +299,17 @@ def _measure_publishes(
     results: Results,
 ) -> None:
     for scenario in scenarios:
-        measured: dict[str, Measurement] = {}
-        for label in ("ours", scenario.against):
-            _progress(f"{scenario.name}: {label} (signing the updates first)")
-            gun = f"{PUBLISH_GUN}-{len(results.rows)}"
-            measured[label] = _publish_once(args, scenario, servers[label], gun)
-        results.rows.append(Row(scenario, measured["ours"], measured[scenario.against]))
+        measured: dict[str, list[Measurement]] = {"ours": [], scenario.against: []}
+        for round_index in range(args.rounds):
+            # A repository of its own per scenario and round: each starts empty.
+            gun = f"{PUBLISH_GUN}-{len(results.rows)}-{round_index}"
+            for label in _round_order(round_index, scenario.against):
+                note = _round_note(args, round_index)
+                _progress(f"{scenario.name}: {label}{note} (signing the updates first)")
+                measured[label].append(_publish_once(args, scenario, servers[label], gun))
+        results.rows.append(
+            Row(scenario, combine(measured["ours"]), combine(measured[scenario.against]))
+        )
 
 
 def _record_rss(results: Results, servers: dict[str, ServerProcess], moment: str) -> None:
@@ -330,7 +357,10 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2: prerequisites missing, 1: run failed)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     _apply_defaults(args)
     try:
         _preflight(args.pg_dsn)
@@ -353,7 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     results.write_json(args.out)
     sys.stdout.write(results.table() + "\n")
-    sys.stdout.write(f"\nratio = ours / Go throughput (>1: ours faster). JSON: {args.out}\n")
+    pooled = f", each row pooled over {args.rounds} rounds" if args.rounds > 1 else ""
+    sys.stdout.write(
+        f"\nratio = ours / Go throughput (>1: ours faster{pooled}). JSON: {args.out}\n"
+    )
     return 0
 
 

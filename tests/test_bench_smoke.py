@@ -41,7 +41,19 @@ def test_bench_smoke_reports_both_servers_and_ratios(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
 
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--pg-dsn", admin],
+        # Two rounds: the alternating order and the pooling run too (CI time: a few seconds).
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--rounds",
+            "2",
+            "--out",
+            str(out),
+            "--pg-dsn",
+            admin,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -57,6 +69,8 @@ def test_bench_smoke_reports_both_servers_and_ratios(tmp_path: Path) -> None:
     assert "server RSS after get: ours" in proc.stdout
 
     results = json.loads(out.read_text())
+    assert results["meta"]["rounds"] == 2
+    assert "pooled over 2 rounds" in proc.stdout
     kinds = {row["kind"] for row in results["scenarios"]}
     assert kinds == {"get", "publish"}
     for row in results["scenarios"]:
