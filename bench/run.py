@@ -233,7 +233,7 @@ def _get_options(
 
 
 def _round_order(round_index: int, against: str) -> tuple[str, str]:
-    """Which server goes first in a round: ours in even rounds, the other in odd ones."""
+    """Who goes first: ours in rounds 1, 3, … (even ``round_index``), the other in 2, 4, …"""
     return ("ours", against) if round_index % 2 == 0 else (against, "ours")
 
 
