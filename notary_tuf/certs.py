@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
 from notary_tuf.crypto import MIN_RSA_BITS, PrivateKey
-from notary_tuf.encoding import iter_pem_blocks
+from notary_tuf.encoding import iter_pem_blocks, pem_encode
 from notary_tuf.errors import (
     CertificateError,
     CertificateExpiredError,
@@ -74,11 +74,20 @@ def load_certificate_bundle(pem: bytes) -> list[x509.Certificate]:
         CertificateError: a block is not a CERTIFICATE, a certificate does not
             parse, or there are none.
     """
-    certificates: list[x509.Certificate] = []
+    return [cert for cert, _ in _load_bundle(pem)]
+
+
+def _load_bundle(pem: bytes) -> list[tuple[x509.Certificate, bytes]]:
+    """:func:`load_certificate_bundle`, with each certificate's DER as it came.
+
+    The DER is kept because a certificate Go parses but cryptography only parses
+    relaxed (see :mod:`notary_tuf.x509names`) re-encodes differently.
+    """
+    certificates: list[tuple[x509.Certificate, bytes]] = []
     for block in iter_pem_blocks(pem):
         if block.type != "CERTIFICATE":
             raise CertificateError(f"invalid pem block type: {block.type}")
-        certificates.append(parse_certificate(block.data))
+        certificates.append((parse_certificate(block.data), block.data))
     if not certificates:
         raise CertificateError("no valid certificates found")
     return certificates
@@ -227,31 +236,45 @@ def new_root_certificate(
     return builder.sign(key, algorithm)
 
 
+_Parsed = tuple[x509.Certificate, bytes]
+"""A certificate and its DER as it came (what Go's ``cert.Raw`` holds)."""
+
+
 def _root_chains(
     keys: Mapping[str, PublicKey], keyids: Iterable[str]
-) -> dict[str, tuple[x509.Certificate, list[x509.Certificate]]]:
+) -> dict[str, tuple[_Parsed, list[_Parsed]]]:
     """Go ``parseAllCerts``: leaf and intermediates per root key, by computed key ID.
 
     Like Go, this does not look at the key type: any key whose public bytes are
     a certificate bundle with exactly one leaf, placed first, counts.
     """
-    chains: dict[str, tuple[x509.Certificate, list[x509.Certificate]]] = {}
+    chains: dict[str, tuple[_Parsed, list[_Parsed]]] = {}
     for keyid in keyids:
         key = keys.get(keyid)
         if key is None:
             logger.debug("root key %s is not in the keys map", keyid)
             continue
         try:
-            certs = load_certificate_bundle(key.public)
+            certs = _load_bundle(key.public)
         except CertificateError as e:
             logger.debug("root key %s is not a certificate bundle: %s", keyid, e)
             continue
-        leaves = [cert for cert in certs if not is_ca(cert)]
-        if len(leaves) != 1 or is_ca(certs[0]):
+        leaves = [parsed for parsed in certs if not is_ca(parsed[0])]
+        if len(leaves) != 1 or is_ca(certs[0][0]):
             logger.debug("root key %s does not hold exactly one leaf, first", keyid)
             continue
-        chains[key.key_id] = (leaves[0], [cert for cert in certs if is_ca(cert)])
+        chains[key.key_id] = (leaves[0], [parsed for parsed in certs if is_ca(parsed[0])])
     return chains
+
+
+def _chain_key(chain: list[_Parsed]) -> PublicKey:
+    """Go ``CertBundleToKey``: the key of a leaf-first chain, from the chain's own DER.
+
+    Raises:
+        CertificateError: the leaf's key is neither RSA nor ECDSA.
+    """
+    typed = PublicKey.from_certificate(chain[0][0])
+    return PublicKey(typed.keytype, b"".join(pem_encode("CERTIFICATE", der) for _, der in chain))
 
 
 def valid_root_leaf_keys(
@@ -288,7 +311,7 @@ def valid_root_leaf_keys(
     chains = _root_chains(keys, keyids)
     result: dict[str, PublicKey] = {}
     valid_leaves = 0
-    for keyid, (leaf, intermediates) in chains.items():
+    for keyid, ((leaf, leaf_der), intermediates) in chains.items():
         if not cn_matches_gun(leaf, gun):
             logger.debug("leaf CN %s of %s does not match %s", common_name(leaf), keyid, gun)
             continue
@@ -300,9 +323,9 @@ def valid_root_leaf_keys(
         valid_leaves += 1
         usable = intermediates
         if check_expiry:
-            usable = [cert for cert in intermediates if _is_valid(cert, now)]
+            usable = [parsed for parsed in intermediates if _is_valid(parsed[0], now)]
         try:
-            rebuilt = PublicKey.from_certificate([leaf, *usable])
+            rebuilt = _chain_key([(leaf, leaf_der), *usable])
         except CertificateError as e:
             logger.debug("leaf certificate of %s has an unusable key: %s", keyid, e)
             continue

@@ -29,6 +29,7 @@ from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from notary_tuf.encoding import decode_base64, iter_pem_blocks, pem_encode
 from notary_tuf.errors import Base64Error, CertificateError, KeyFormatError
+from notary_tuf.x509names import load_der_certificate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -118,7 +119,8 @@ def parse_certificate(der: bytes) -> x509.Certificate:
         CertificateError: the bytes are not a certificate Go would accept.
     """
     try:
-        cert = x509.load_der_x509_certificate(der)
+        # Also takes the PrintableString names with '*' or '&' Go takes (x509names).
+        cert = load_der_certificate(der)
         _ = cert.extensions
         # Names too: cryptography decodes them lazily, and a malformed subject
         # would otherwise raise ValueError later, e.g. when reading the CN

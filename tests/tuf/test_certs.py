@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notary_tuf.certs import (
     check_certificate,
@@ -32,7 +35,8 @@ from notary_tuf.errors import (
     CertificateNameError,
     WeakCertificateError,
 )
-from notary_tuf.keys import PublicKey
+from notary_tuf.keys import PublicKey, parse_certificate
+from notary_tuf.x509names import GO_PRINTABLE, load_der_certificate, relax_printable_names
 
 FIXTURES = Path(__file__).parent.parent / "data" / "go_fixtures" / "notary0.3"
 NOW = datetime(2020, 6, 1, 12, 0, tzinfo=UTC)
@@ -483,3 +487,286 @@ def test_valid_root_leaf_keys_go_fixture() -> None:
     assert list(valid_root_leaf_keys(keys, keyids, gun, now=late, check_expiry=False)) == keyids
     with pytest.raises(CertificateError):
         valid_root_leaf_keys(keys, keyids, "docker.com/notary0.3/other", now=NOW, check_expiry=True)
+
+
+# --- names Go reads but cryptography refuses: PrintableString with '*' or '&' ---------
+
+GO_FIXTURE_CERT = FIXTURES.parent / "docker-star-printable-cn.crt"  # Go cmd/notary tests
+GO_FIXTURE_KEY_ID = "c58a735abbb9577f87e149b2493e1039a836ca8002488c7932931d859b850d5d"
+PRINTABLE, UTF8 = 0x13, 0x0C
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + content
+
+
+def resign(private: PrivateKey, cert: x509.Certificate, *swaps: tuple[bytes, bytes]) -> bytes:
+    """DER of ``cert`` with same-length swaps in its TBS part, signed again by ``private``.
+
+    cryptography will not build (or load) what this makes, so it is assembled by hand.
+    """
+    der = cert.public_bytes(serialization.Encoding.DER)
+    tbs = cert.tbs_certificate_bytes
+    rest = der[der.index(tbs) + len(tbs) :]
+    algorithm = rest[: 2 + rest[1]]  # the signatureAlgorithm SEQUENCE (short length)
+    for old, new in swaps:
+        assert len(old) == len(new)
+        assert old in tbs
+        tbs = tbs.replace(old, new)
+    key = private.cryptography_key
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    return _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\0" + signature))
+
+
+def retag(value: str, old: int = UTF8, new: int = PRINTABLE) -> tuple[bytes, bytes]:
+    """The swap turning a short string attribute of tag ``old`` into one of tag ``new``."""
+    raw = value.encode()
+    return bytes([old, len(raw)]) + raw, bytes([new, len(raw)]) + raw
+
+
+def named_cert(
+    private: PrivateKey = EC_KEY,
+    cn: str = "docker/*",
+    *,
+    organization: str | None = None,
+    tags: tuple[int, int] = (PRINTABLE, PRINTABLE),
+    ca: bool = False,
+    not_before: datetime = NOW - DAY,
+    not_after: datetime = NOW + 365 * DAY,
+) -> bytes:
+    """A self-signed certificate for ``cn`` (and O) with the string tags ``tags`` (CN, O).
+
+    Go's client makes the same certificate but for the CN encoding (UTF8String).
+    """
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    if organization is not None:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    name = x509.Name(attributes)
+    key = private.cryptography_key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    cert = builder.sign(key, hashes.SHA256())
+    swaps = [retag(cn, new=tags[0])]
+    if organization is not None:
+        swaps.append(retag(organization, new=tags[1]))
+    return resign(private, cert, *[swap for swap in swaps if swap[0] != swap[1]])
+
+
+def der_key(*ders: bytes) -> PublicKey:
+    return PublicKey("ecdsa-x509", b"".join(pem_encode("CERTIFICATE", der) for der in ders))
+
+
+def test_named_cert_is_self_signed_with_the_tags_asked_for() -> None:
+    der = named_cert(RSA_KEY, organization="A&B", tags=(PRINTABLE, UTF8))
+    assert der.count(retag("docker/*", new=PRINTABLE)[1]) == 2  # issuer and subject
+    assert der.count(retag("A&B", new=UTF8)[1]) == 2
+    # 30 82 LL LL | TBS | AlgorithmIdentifier (15 bytes) | 03 82 01 01 00 + 256-byte signature
+    tbs = der[4 : len(der) - 15 - 261]
+    public = RSA_KEY.cryptography_key.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    public.verify(der[-256:], tbs, padding.PKCS1v15(), hashes.SHA256())
+
+
+@pytest.mark.parametrize(
+    ("cn", "tag", "gun", "accepted"),
+    [
+        ("docker/*", PRINTABLE, "docker/x", True),
+        ("docker/*", PRINTABLE, "docker/a/b", True),
+        ("docker/*", PRINTABLE, "other/x", False),
+        ("docker/*", PRINTABLE, "docker", False),
+        ("docker/*", UTF8, "docker/x", True),
+        ("docker/*", UTF8, "other/x", False),
+        ("example.com/*", PRINTABLE, "example.com/app", True),
+        ("example.com/**", PRINTABLE, "example.com/app", True),
+        ("example.com/*", PRINTABLE, "example.org/app", False),
+        ("*", PRINTABLE, "anything/at-all", True),
+        ("docker/x", PRINTABLE, "docker/x", True),
+        ("docker/x", PRINTABLE, "docker/y", False),
+    ],
+)
+def test_printable_string_wildcard_cn(cn: str, tag: int, gun: str, accepted: bool) -> None:
+    key = der_key(named_cert(cn=cn, tags=(tag, tag)))
+    [cert] = load_certificate_bundle(key.public)
+    assert common_name(cert) == cn
+    assert cn_matches_gun(cert, gun) is accepted
+    if accepted:
+        assert _select(key, gun=gun) == {key.key_id: key}
+    else:
+        with pytest.raises(CertificateError, match="unable to retrieve valid leaf certificates"):
+            _select(key, gun=gun)
+
+
+@pytest.mark.parametrize(
+    "der",
+    [
+        named_cert(not_before=NOW - 9 * DAY, not_after=NOW - DAY),
+        named_cert(not_before=NOW + 2 * DAY),
+        named_cert(RSA_1024),
+        named_cert(ca=True),
+        named_cert(RSA_KEY).replace(
+            bytes.fromhex("06092a864886f70d01010b"), bytes.fromhex("06092a864886f70d010105")
+        ),
+    ],
+    ids=["expired", "not-yet-valid", "rsa-1024", "ca-as-leaf", "sha1"],
+)
+def test_printable_string_wildcard_cn_other_rules_still_apply(der: bytes) -> None:
+    key = der_key(der)
+    assert common_name(load_certificate_bundle(key.public)[0]) == "docker/*"
+    with pytest.raises(CertificateError, match="unable to retrieve valid leaf certificates"):
+        _select(key, gun="docker/x")
+
+
+def test_printable_string_chain_keeps_its_own_bytes() -> None:
+    # The rebuilt key is made of the DER as it came (Go's cert.Raw), not of the
+    # UTF8String stand-in cryptography parsed: otherwise its ID would change.
+    leaf = named_cert(organization="R&D")
+    ca = named_cert(RSA_KEY, cn="CA & *", ca=True)
+    expired_ca = named_cert(RSA_KEY, cn="old CA *", ca=True, not_after=NOW - DAY)
+    expected = der_key(leaf, ca)
+    assert _select(expected, gun="docker/x") == {expected.key_id: expected}
+    assert _select(der_key(leaf, ca, expired_ca), gun="docker/x") == {expected.key_id: expected}
+
+
+def test_printable_string_key_verifies_signatures() -> None:
+    key = der_key(named_cert())
+    verify_signature(key, EC_KEY.method, b"msg", EC_KEY.sign(b"msg"))
+    assert key.canonical_key_id == EC_KEY.public_key.key_id
+
+
+@pytest.mark.parametrize("organization", ["A&B", "*", "&&", "Wild*Card & Co. (1) + 'x'-y/z:w=v?"])
+def test_printable_string_go_extras_parse(organization: str) -> None:
+    [cert] = load_certificate_bundle(der_key(named_cert(organization=organization)).public)
+    values = [attr.value for attr in cert.subject]
+    assert values == ["docker/*", organization]
+    assert [attr.value for attr in cert.issuer] == values
+
+
+@pytest.mark.parametrize("organization", ["A@B", "A_B", "a;b", "x!", "*@", "a\x00*"])
+def test_printable_string_outside_go_set_is_refused(organization: str) -> None:
+    # Go's parser refuses these too ("invalid PrintableString").
+    der = named_cert(organization=organization)
+    with pytest.raises(CertificateError, match="unable to parse certificate"):
+        load_certificate_bundle(pem_encode("CERTIFICATE", der))
+    with pytest.raises(CertificateError, match="unable to retrieve valid leaf certificates"):
+        _select(der_key(der), gun="docker/x")
+
+
+def test_go_fixture_printable_string_wildcard_certificate() -> None:
+    pem = GO_FIXTURE_CERT.read_bytes()
+    key = PublicKey("ecdsa-x509", pem)
+    [cert] = load_certificate_bundle(pem)
+    assert common_name(cert) == "docker/*"
+    assert not is_ca(cert)
+    # The ID Go's own test expects for the key made of this certificate.
+    assert list(_select(key, gun="docker/repoName")) == [GO_FIXTURE_KEY_ID]
+    with pytest.raises(CertificateError, match="unable to retrieve valid leaf certificates"):
+        _select(key, gun="other/repoName")
+    late = datetime(2027, 4, 27, tzinfo=UTC)  # the day after its NotAfter
+    with pytest.raises(CertificateError, match="unable to retrieve valid leaf certificates"):
+        valid_root_leaf_keys(
+            {key.key_id: key}, [key.key_id], "docker/x", now=late, check_expiry=True
+        )
+
+
+def _only_retagged(before: bytes, after: bytes | None) -> bool:
+    """``after`` is None, or ``before`` with some PrintableString tags made UTF8String."""
+    if after is None:
+        return True
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    return bool(changed) and all(pair == (PRINTABLE, UTF8) for pair in changed)
+
+
+WILDCARD_DER = named_cert(organization="R&D*")
+# Go 1.19 crypto/x509 isPrintable, written out here rather than taken from the code.
+GO_PRINTABLE_TEXT = string.ascii_letters + string.digits + " '()+,-./:=?" + "*&"
+
+
+@settings(max_examples=1000)
+@given(st.binary(max_size=400))
+def test_relax_printable_names_fuzz_arbitrary_bytes(data: bytes) -> None:
+    relaxed = relax_printable_names(data)
+    assert _only_retagged(data, relaxed)
+    if relaxed is not None:
+        assert relax_printable_names(relaxed) is None
+
+
+# A mutated serial can turn non-positive: cryptography warns (Go 1.19 accepts it).
+@pytest.mark.filterwarnings("ignore:Parsed a serial number which wasn't positive")
+@settings(max_examples=1000)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["set", "insert", "delete"]),
+            st.integers(0, len(WILDCARD_DER) - 1),
+            st.integers(0, 255),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_relaxed_parsing_fuzz_mutated_certificate(edits: list[tuple[str, int, int]]) -> None:
+    der = bytearray(WILDCARD_DER)
+    for kind, index, value in edits:
+        at = min(index, len(der) - 1)
+        if kind == "set":
+            der[at] = value
+        elif kind == "insert":
+            der.insert(at, value)
+        else:
+            del der[at]
+    data = bytes(der)
+    relaxed = relax_printable_names(data)
+    assert _only_retagged(data, relaxed)
+    try:
+        cert = parse_certificate(data)
+    except CertificateError:
+        return
+    _ = common_name(cert), is_ca(cert)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=GO_PRINTABLE_TEXT, min_size=1, max_size=64))
+def test_printable_string_cn_round_trip_fuzz(cn: str) -> None:
+    der = named_cert(cn=cn)
+    [cert] = load_certificate_bundle(pem_encode("CERTIFICATE", der))
+    assert common_name(cert) == cn
+    expected = der_key(der)
+    assert _select(expected, gun=cn) == {expected.key_id: expected}
+
+
+def test_go_printable_set() -> None:
+    assert frozenset(GO_PRINTABLE_TEXT.encode()) == GO_PRINTABLE
+
+
+def test_relax_printable_names_leaves_other_certificates() -> None:
+    utf8 = named_cert(tags=(UTF8, UTF8), organization="R&D")
+    assert relax_printable_names(utf8) is None
+    strict = named_cert(cn="docker/x", organization="R and D")
+    assert relax_printable_names(strict) is None
+    relaxed = relax_printable_names(WILDCARD_DER)
+    assert relaxed is not None
+    assert _only_retagged(WILDCARD_DER, relaxed)
+    assert sum(a != b for a, b in zip(WILDCARD_DER, relaxed, strict=True)) == 4
+    # Long names (long-form lengths) and a certificate cryptography refuses anyway.
+    long_cn, long_org = "docker/" + "x" * 56 + "*", "&" * 64
+    long_der = named_cert(cn=long_cn, organization=long_org)
+    [cert] = load_certificate_bundle(pem_encode("CERTIFICATE", long_der))
+    assert [attr.value for attr in cert.subject] == [long_cn, long_org]
+    with pytest.raises(ValueError, match="PrintableString"):
+        load_der_certificate(named_cert(organization="*@"))
