@@ -5,10 +5,15 @@ Port of the behaviour behind Go ``signer/api/rpc_api.go``: the SQL key store
 ``cachedcryptoservice.go``. Transport-free; :mod:`notary_signer.servicers`
 maps its errors to gRPC codes.
 
-* ``create_key`` returns the pending key (never used to sign) with the lowest
-  ID for the same GUN, role and algorithm if there is one, otherwise generates
-  and stores a new key, so clients cannot make the signer mint unbounded keys.
-  (Go's ``memory`` backend always generates; ours reuses there too.)
+* ``create_key`` generates and stores a new key, unless the caller asks for
+  ``reuse_pending``: then the newest pending key (never used to sign) for the
+  same GUN, role and algorithm is handed back if there is one. Go's SQL store
+  always reuses its (single) pending key, so a rotation right after a ``GET
+  {role}.key`` hands back the very key the GET returned; Go's ``memory``
+  backend always generates. Ours generates unless told otherwise, so a caller
+  that cannot say what it wants (Go's server) always gets a key nobody was
+  given before, and our server asks for reuse only on ``GET {role}.key``
+  (:data:`notary_signer.servicers.CREATE_MODE_METADATA`).
 * Keys are encrypted at rest with the passphrase of ``default_alias`` (JWE,
   :mod:`notary_signer.jwe`); the row records the alias, and decryption uses the
   row's alias. The memory backend keeps plaintext, as Go's does.
@@ -54,16 +59,19 @@ class KeyInfo:
         algorithm: The TUF key type.
         public: Raw public bytes (ecdsa: DER SPKI; ed25519: 32 bytes).
         role: The role the key was created for.
+        created: True when :meth:`KeyService.create_key` generated the key
+            (False for a pending key handed back again, and for look-ups).
     """
 
     key_id: str
     algorithm: str
     public: bytes
     role: str
+    created: bool = False
 
 
-def _info(key: SignerKey, role: str) -> KeyInfo:
-    return KeyInfo(key.key_id, key.algorithm, key.public_key.public, role)
+def _info(key: SignerKey, role: str, *, created: bool = False) -> KeyInfo:
+    return KeyInfo(key.key_id, key.algorithm, key.public_key.public, role, created)
 
 
 class KeyService:
@@ -99,8 +107,16 @@ class KeyService:
         """The underlying key store."""
         return self._store
 
-    async def create_key(self, algorithm: str, gun: str, role: str) -> KeyInfo:
-        """Return a pending key for (gun, role, algorithm), creating one if needed.
+    async def create_key(
+        self, algorithm: str, gun: str, role: str, *, reuse_pending: bool = False
+    ) -> KeyInfo:
+        """Generate a key for (gun, role, algorithm) and store it pending.
+
+        With ``reuse_pending``, the newest pending key for (gun, role,
+        algorithm) is returned instead when there is one (Go's SQL store
+        reuses its pending key, so repeated ``GET {role}.key`` get one key).
+        Without it a new key is always generated, so no two calls return the
+        same key: a rotation never hands back a key handed out before.
 
         Raises:
             UnsupportedAlgorithmError: ``algorithm`` is not ``ecdsa`` or ``ed25519``.
@@ -110,16 +126,17 @@ class KeyService:
         if algorithm not in SUPPORTED_ALGORITHMS:
             # Checked before touching the database, as Go's service lookup is.
             raise UnsupportedAlgorithmError(f"algorithm {algorithm} not supported for create key")
-        pending = await self._store.get_pending(gun, role, algorithm)
-        if pending is not None:
-            logger.debug("reusing pending key %s for %s/%s", pending.key_id, gun, role)
-            return KeyInfo(pending.key_id, pending.algorithm, pending.public, pending.role)
+        if reuse_pending:
+            pending = await self._store.get_pending(gun, role, algorithm)
+            if pending is not None:
+                logger.debug("reusing pending key %s for %s/%s", pending.key_id, gun, role)
+                return KeyInfo(pending.key_id, pending.algorithm, pending.public, pending.role)
         key = await asyncio.to_thread(SignerKey.generate, algorithm)
         record = await asyncio.to_thread(self._seal, key, gun, role)
         await self._store.add(record)
         self._remember(key.key_id, key, role)
         logger.info("created %s key %s for %s/%s", algorithm, key.key_id, gun, role)
-        return _info(key, role)
+        return _info(key, role, created=True)
 
     def _seal(self, key: SignerKey, gun: str, role: str) -> KeyRecord:
         private = key.private_bytes()

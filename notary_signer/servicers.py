@@ -18,12 +18,20 @@ passphrase, undecryptable) as not found; so do we, and log the real reason.
 
 No exception text, payload or key material reaches a client; only the
 request's key ID is echoed, as Go does. Signed payloads are never logged.
+
+``CreateKey`` understands one request metadata entry beyond Go's protocol,
+:data:`CREATE_MODE_METADATA`: ``get-or-create`` lets it hand back the newest
+pending key (what Go's SQL signer always does); without it (Go's server sends
+nothing) a new key is generated. The answer carries the trailing metadata
+:data:`KEY_STATE_METADATA`, ``new`` or ``pending``, so our server knows whether
+a rotation got a key nobody was given before. Go's server and signer ignore
+both; the copies in ``notary_server/trust/remote.py`` must match these.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import grpc
 
@@ -38,13 +46,38 @@ from notary_signer.errors import (
 if TYPE_CHECKING:
     from notary_signer.keys import KeyInfo, KeyService
 
-__all__ = ["KeyManagementServicer", "SignerServicer", "add_servicers"]
+__all__ = [
+    "CREATE_MODE_GET",
+    "CREATE_MODE_METADATA",
+    "KEY_STATE_METADATA",
+    "KEY_STATE_NEW",
+    "KEY_STATE_PENDING",
+    "KeyManagementServicer",
+    "SignerServicer",
+    "add_servicers",
+]
 
 logger = logging.getLogger(__name__)
 
 _UNUSABLE_KEY = (KeyNotFoundError, PassphraseError, KeyDecryptionError)
 
 Context = Any  # grpc.aio.ServicerContext; grpc ships no type information
+
+CREATE_MODE_METADATA: Final = "notary-py-create-mode"
+"""Request metadata of ``CreateKey``: how the caller wants the key."""
+CREATE_MODE_GET: Final = "get-or-create"
+"""A pending (handed out, never used) key may be returned again."""
+KEY_STATE_METADATA: Final = "notary-py-key-state"
+"""Trailing metadata of ``CreateKey``'s answer: ``new`` or ``pending`` (reused)."""
+KEY_STATE_NEW: Final = "new"
+KEY_STATE_PENDING: Final = "pending"
+
+
+def _create_mode(context: Context) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == CREATE_MODE_METADATA:
+            return str(value)
+    return None
 
 
 async def _abort(
@@ -82,9 +115,12 @@ class KeyManagementServicer(signer_pb2_grpc.KeyManagementServicer):
     async def CreateKey(  # noqa: N802 - gRPC method name
         self, request: signer_pb2.CreateKeyRequest, context: Context
     ) -> signer_pb2.PublicKey:
-        """Return a pending key for (gun, role, algorithm), creating one if needed."""
+        """Generate a key for (gun, role, algorithm), or reuse a pending one if asked to."""
+        reuse = _create_mode(context) == CREATE_MODE_GET
         try:
-            info = await self._keys.create_key(request.algorithm, request.gun, request.role)
+            info = await self._keys.create_key(
+                request.algorithm, request.gun, request.role, reuse_pending=reuse
+            )
         except Exception as e:  # noqa: BLE001 - every error is mapped, none escapes
             await _abort(
                 context,
@@ -94,6 +130,8 @@ class KeyManagementServicer(signer_pb2_grpc.KeyManagementServicer):
                 not_found="Key creation failed",
                 internal="Key creation failed",
             )
+        state = KEY_STATE_NEW if info.created else KEY_STATE_PENDING
+        context.set_trailing_metadata(((KEY_STATE_METADATA, state),))
         return signer_pb2.PublicKey(keyInfo=_key_info(info), publicKey=info.public)
 
     async def DeleteKey(  # noqa: N802 - gRPC method name

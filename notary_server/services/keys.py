@@ -42,7 +42,9 @@ async def get_or_create_key(
 ) -> PublicKey:
     """Return a key the trust service holds for ``role``, creating one if needed.
 
-    With no root stored yet, a key is created (the signer reuses a pending one).
+    With no root stored yet, a key is created (a signer hands back its pending
+    key, so repeated GETs agree and a GET after a rotation returns the rotated
+    key; the local service makes a new key every time, as Go's does).
     Otherwise the first key of the root's ``role`` that the service holds is
     returned, and a key is created only when it holds none of them.
 
@@ -64,10 +66,15 @@ async def get_or_create_key(
 async def rotate_key(crypto: CryptoService, gun: str, role: str, algorithm: str) -> PublicKey:
     """Create a new key for ``role``; it takes effect once a root lists it.
 
+    The key is one the trust service never handed out before: not the current
+    key, not the key a ``GET`` returned, not an earlier rotation's. (Go's
+    server on Go's SQL signer hands back the pending key there, so a rotation
+    right after a ``GET`` "rotates" to the key the GET gave.)
+
     Raises:
         TrustServiceError: the trust service failed.
     """
-    return await crypto.create_key(role, gun, algorithm)
+    return await crypto.rotate_key(role, gun, algorithm)
 
 
 async def record_rotation(

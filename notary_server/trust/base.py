@@ -26,9 +26,24 @@ class CryptoService(abc.ABC):
     async def create_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
         """Create (or, like Go's SQL signer, reuse a never-used) key for ``gun``/``role``.
 
+        What ``GET {role}.key`` hands out when no root names a held key.
+
         Raises:
             TrustServiceError: the algorithm is unsupported or creation failed.
         """
+
+    async def rotate_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
+        """Create a key for ``POST {role}.key``: never one handed out before.
+
+        Unlike :meth:`create_key`, the key must not be one that an earlier
+        ``create_key`` or ``rotate_key`` returned (the key a ``GET`` gave, the
+        current key, an earlier rotation's). This default suits services whose
+        ``create_key`` always generates.
+
+        Raises:
+            TrustServiceError: the algorithm is unsupported or creation failed.
+        """
+        return await self.create_key(role, gun, algorithm)
 
     @abc.abstractmethod
     async def get_key(self, key_id: str) -> PublicKey | None:

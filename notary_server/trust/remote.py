@@ -7,10 +7,26 @@ deadline, so a hung signer fails a request instead of hanging it.
 
 The key a signer returns is rebuilt from its type and public bytes and its ID is
 recomputed here: the ID the signer reports is not trusted.
+
+Creating keys (beyond Go): ``GET {role}.key`` sends the ``CreateKey`` metadata
+``notary-py-create-mode: get-or-create``, so our signer may hand back its
+pending key as Go's SQL signer does; a rotation sends nothing, so our signer
+generates, and says so in the trailing metadata ``notary-py-key-state: new``
+(``notary_signer/servicers.py`` defines both). Go's signer ignores the request
+metadata and always hands back its pending key (the one a ``GET`` returned, or
+an earlier rotation's); when the answer does not say ``new``, a rotation
+retires that key by having the signer sign :data:`RETIRE_MESSAGE` with it (Go
+marks a key used when it signs, and never hands a used key out again) and asks
+again, and Go's signer, holding no pending key any more, generates one.
+Rotations of one GUN and role are serialised within the process, so two
+concurrent rotations cannot both be handed the same pending key; across
+processes only a signer that generates (ours) can promise that.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Final
 
@@ -22,6 +38,8 @@ from notary_server.trust.base import CryptoService, KeyNotFoundError, TrustServi
 from notary_tuf.keys import PublicKey
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from notary_server.config import TrustServiceConfig
 
 __all__ = ["HEALTH_SERVICES", "RemoteCryptoService", "open_remote"]
@@ -35,6 +53,16 @@ HEALTH_SERVICES: Final = (
 """The health service names Go's signer registers and Go's server probes (Go ``const.go``)."""
 
 DEFAULT_TIMEOUT: Final = 10.0
+
+CREATE_MODE_METADATA: Final = "notary-py-create-mode"
+"""``CreateKey`` request metadata (ours; ``notary_signer.servicers`` holds the same)."""
+CREATE_MODE_GET: Final = "get-or-create"
+"""The signer may hand back a pending key: only for ``GET {role}.key``."""
+KEY_STATE_METADATA: Final = "notary-py-key-state"
+"""``CreateKey`` trailing metadata of our signer: ``new`` when it generated the key."""
+KEY_STATE_NEW: Final = "new"
+RETIRE_MESSAGE: Final = b"notary-py: retire a pending key handed back for a rotation"
+"""What a rotation has a signer sign to mark a pending key used (never TUF metadata)."""
 
 
 def _failure(operation: str, error: grpc.aio.AioRpcError) -> TrustServiceError:
@@ -53,6 +81,22 @@ class RemoteCryptoService(CryptoService):
         self._keys = signer_pb2_grpc.KeyManagementStub(channel)
         self._signer = signer_pb2_grpc.SignerStub(channel)
         self._health = health_pb2_grpc.HealthStub(channel)
+        self._rotations: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    async def _create(
+        self, role: str, gun: str, algorithm: str, *, reuse_pending: bool
+    ) -> tuple[PublicKey, bool]:
+        """``CreateKey``; returns the key and whether the signer says it generated it."""
+        request = signer_pb2.CreateKeyRequest(algorithm=algorithm, gun=gun, role=role)
+        metadata = ((CREATE_MODE_METADATA, CREATE_MODE_GET),) if reuse_pending else None
+        try:
+            call = self._keys.CreateKey(request, metadata=metadata, timeout=self._timeout)
+            reply = await call
+            trailing = await call.trailing_metadata()
+        except grpc.aio.AioRpcError as e:
+            raise _failure("CreateKey", e) from e
+        new = any(k == KEY_STATE_METADATA and v == KEY_STATE_NEW for k, v in trailing or ())
+        return PublicKey(reply.keyInfo.algorithm.algorithm, reply.publicKey), new
 
     async def create_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
         """Ask the signer for a key (it may hand back a pending, never-used one).
@@ -60,12 +104,43 @@ class RemoteCryptoService(CryptoService):
         Raises:
             TrustServiceError: the signer refused or is unreachable.
         """
-        request = signer_pb2.CreateKeyRequest(algorithm=algorithm, gun=gun, role=role)
+        key, _ = await self._create(role, gun, algorithm, reuse_pending=True)
+        return key
+
+    async def rotate_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
+        """Ask the signer for a key it never handed out before (see the module docstring).
+
+        Raises:
+            TrustServiceError: the signer refused, is unreachable, or keeps
+                handing back the same key.
+        """
+        async with self._rotating(gun, role):
+            key, new = await self._create(role, gun, algorithm, reuse_pending=False)
+            if new:
+                return key
+            # Go's signer: this may be the pending key a GET or a rotation handed out.
+            await self.sign(key.canonical_key_id, RETIRE_MESSAGE)
+            logger.info("%s: retired the pending %s key %s to rotate", gun, role, key.key_id)
+            again, _ = await self._create(role, gun, algorithm, reuse_pending=False)
+            if again.key_id == key.key_id:
+                raise TrustServiceError(f"CreateKey: the signer handed back used key {key.key_id}")
+            return again
+
+    @contextlib.asynccontextmanager
+    async def _rotating(self, gun: str, role: str) -> AsyncIterator[None]:
+        """Hold the rotation lock of (``gun``, ``role``); unused locks are dropped."""
+        name = (gun, role)
+        lock, users = self._rotations.get(name, (asyncio.Lock(), 0))
+        self._rotations[name] = (lock, users + 1)
         try:
-            reply = await self._keys.CreateKey(request, timeout=self._timeout)
-        except grpc.aio.AioRpcError as e:
-            raise _failure("CreateKey", e) from e
-        return PublicKey(reply.keyInfo.algorithm.algorithm, reply.publicKey)
+            async with lock:
+                yield
+        finally:
+            lock, users = self._rotations[name]
+            if users == 1:
+                del self._rotations[name]
+            else:
+                self._rotations[name] = (lock, users - 1)
 
     async def get_key(self, key_id: str) -> PublicKey | None:
         """Return the key if the signer holds it; any failure means "not held", as in Go."""

@@ -98,8 +98,11 @@ class KeyStore(abc.ABC):
     async def get_pending(self, gun: str, role: str, algorithm: str) -> KeyRecord | None:
         """Return the pending key for (gun, role, algorithm), if any.
 
-        Go ``SQLKeyDBStore.Create``: the live row with ``last_used IS NULL`` and
-        the lowest ``key_id``.
+        The newest (highest ``id``, i.e. last inserted) live row with
+        ``last_used IS NULL``. Go ``SQLKeyDBStore.Create`` takes the lowest
+        ``key_id`` instead, which only matters when several keys are pending:
+        Go's store never makes a second one, ours does on every rotation, and
+        the newest is the one the latest rotation handed out.
 
         Raises:
             KeyStoreError: the database failed.

@@ -49,15 +49,17 @@ class MemoryKeyStore(KeyStore):
         return row.record
 
     async def get_pending(self, gun: str, role: str, algorithm: str) -> KeyRecord | None:
-        """Return the pending key with the lowest ID (see :meth:`KeyStore.get_pending`)."""
-        candidates = sorted(
-            row.record.key_id
-            for row in self._rows.values()
-            if row.deleted_at is None
-            and row.record.last_used is None
-            and (row.record.gun, row.record.role, row.record.algorithm) == (gun, role, algorithm)
-        )
-        return self._rows[candidates[0]].record if candidates else None
+        """Return the newest pending key (see :meth:`KeyStore.get_pending`)."""
+        # Rows are never re-inserted (a key ID stays taken), so dict order is insertion order.
+        for row in reversed(self._rows.values()):
+            record = row.record
+            if (
+                row.deleted_at is None
+                and record.last_used is None
+                and (record.gun, record.role, record.algorithm) == (gun, role, algorithm)
+            ):
+                return record
+        return None
 
     async def mark_used(self, key_id: str, when: datetime) -> None:
         """Set ``last_used`` (see :meth:`KeyStore.mark_used`)."""

@@ -40,7 +40,7 @@ SELECT key_id, algorithm, gun, role, public, private, passphrase_alias,
     encryption_alg, keywrap_alg, last_used
 FROM private_keys
 WHERE role = $1 AND gun = $2 AND algorithm = $3 AND last_used IS NULL AND deleted_at IS NULL
-ORDER BY key_id LIMIT 1
+ORDER BY id DESC LIMIT 1
 """
 _MARK_USED: Final = """
 UPDATE private_keys SET last_used = $1, updated_at = $2 WHERE key_id = $3 AND deleted_at IS NULL
@@ -138,7 +138,7 @@ class PostgresKeyStore(KeyStore):
         return _record(row)
 
     async def get_pending(self, gun: str, role: str, algorithm: str) -> KeyRecord | None:
-        """Return the pending key with the lowest ID (see :meth:`KeyStore.get_pending`)."""
+        """Return the newest pending key (see :meth:`KeyStore.get_pending`)."""
         row = await self._run(lambda pool: pool.fetchrow(_PENDING, role, gun, algorithm))
         return None if row is None else _record(row)
 

@@ -40,7 +40,7 @@ SELECT key_id, algorithm, gun, role, public, private, passphrase_alias,
     encryption_alg, keywrap_alg, last_used
 FROM private_keys
 WHERE role = ? AND gun = ? AND algorithm = ? AND last_used IS NULL AND deleted_at IS NULL
-ORDER BY key_id LIMIT 1
+ORDER BY id DESC LIMIT 1
 """
 _MARK_USED: Final = """
 UPDATE private_keys SET last_used = ?, updated_at = ? WHERE key_id = ? AND deleted_at IS NULL
@@ -171,7 +171,7 @@ class SqliteKeyStore(KeyStore):
         return _record(row)
 
     async def get_pending(self, gun: str, role: str, algorithm: str) -> KeyRecord | None:
-        """Return the pending key with the lowest ID (see :meth:`KeyStore.get_pending`)."""
+        """Return the newest pending key (see :meth:`KeyStore.get_pending`)."""
         row = await self._db.fetch_one(_PENDING, (role, gun, algorithm))
         return None if row is None else _record(row)
 

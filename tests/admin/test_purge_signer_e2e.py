@@ -115,10 +115,13 @@ def test_purge_deletes_signer_keys(
     with RemoteTrustServer(tmp_path / "server", signer, tls_files) as server:
         alice = NotaryCLI(tmp_path / "alice", server_url=server.url, ca_path=server.ca_path)
         alice.run("init", gun, "-p")
-        # A rotation leaves a pending key the metadata never names.
+        # A rotation leaves a pending key the metadata never names. Go's signer cannot be
+        # asked for a key it never handed out, so against it the server first retires
+        # the key it got back (signs with it) and asks again: one more row (ADR 0019).
         assert server.request("POST", f"/v2/{gun}/_trust/tuf/timestamp.key").status == 200
         before = signer_rows(signer, gun)
-        assert before.count(("timestamp", False)) == 2, before
+        keys = 3 if signer.go else 2
+        assert before.count(("timestamp", False)) == keys, before
 
         dry = admin(
             server.config_path,
@@ -129,8 +132,8 @@ def test_purge_deletes_signer_keys(
             gun,
         )
         assert dry.returncode == 0, dry.stdout + dry.stderr
-        assert dry.stdout.count("via DeleteKey") == 2  # from the root and from the audit log
-        assert dry.stdout.count("signer database row") == 2
+        assert dry.stdout.count("via DeleteKey") == keys  # from the root and the audit log
+        assert dry.stdout.count("signer database row") == keys
         assert signer_rows(signer, gun) == before
 
         done = admin(

@@ -80,8 +80,17 @@ def test_go_server_uses_our_signer(
     listing = bob.list_targets(GUN)
     assert [(row.name, row.length) for row in listing] == [("v1", target.stat().st_size)]
 
-    timestamp = json.loads(bob.cached_metadata(GUN)["timestamp"])
+    cached = bob.cached_metadata(GUN)
+    timestamp = json.loads(cached["timestamp"])
     (signature,) = timestamp["signatures"]
-    assert signature["keyid"] == served.key_id  # signed with the key our signer holds
+    # Go's server sends no create mode, so our signer made alice's init a key of its own
+    # (not the one served above): the root names it, and our signer holds it.
+    (listed,) = json.loads(cached["root"])["signed"]["roles"]["timestamp"]["keyids"]
+    assert signature["keyid"] == listed != served.key_id
+    with sync_channel(tls_files, our_signer.port) as channel:
+        held = signer_pb2_grpc.KeyManagementStub(channel).GetKeyInfo(
+            signer_pb2.KeyID(ID=listed), timeout=10
+        )
+    assert held.role == "timestamp"
     assert signature["method"] == "ecdsa"
     assert "Sign: signed" in our_signer.log

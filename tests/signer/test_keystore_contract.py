@@ -81,15 +81,15 @@ async def test_duplicate_key_id_refused(store: KeyStore) -> None:
         await store.add(_record(gun="other"))
 
 
-async def test_pending_lowest_key_id_same_gun_role_algorithm(store: KeyStore) -> None:
+async def test_pending_newest_same_gun_role_algorithm(store: KeyStore) -> None:
     for key_id in ("k3", "k1", "k2"):
         await store.add(_record(key_id))
-    await store.add(_record("k0", gun="other"))
-    await store.add(_record("a0", role="snapshot"))
-    await store.add(_record("b0", algorithm="ed25519"))
+    await store.add(_record("k9", gun="other"))
+    await store.add(_record("z9", role="snapshot"))
+    await store.add(_record("y9", algorithm="ed25519"))
     pending = await store.get_pending("gun", "timestamp", "ecdsa")
     assert pending is not None
-    assert pending.key_id == "k1"
+    assert pending.key_id == "k2"  # the last inserted, not the lowest ID (Go's k1)
     assert await store.get_pending("gun", "targets", "ecdsa") is None
 
 
@@ -97,11 +97,11 @@ async def test_mark_used_takes_key_out_of_pending(store: KeyStore) -> None:
     await store.add(_record("k1"))
     await store.add(_record("k2"))
     when = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
-    await store.mark_used("k1", when)
-    assert (await store.get("k1")).last_used == when
+    await store.mark_used("k2", when)
+    assert (await store.get("k2")).last_used == when
     pending = await store.get_pending("gun", "timestamp", "ecdsa")
     assert pending is not None
-    assert pending.key_id == "k2"
+    assert pending.key_id == "k1"
     await store.mark_used("absent", when)  # no error
 
 

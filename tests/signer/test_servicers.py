@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 
@@ -14,6 +15,13 @@ from notary_signer.crypto import SignerKey
 from notary_signer.keys import KeyService
 from notary_signer.keystore import KeyRecord
 from notary_signer.server import HEALTH_KEY_MANAGEMENT, HEALTH_SIGNER, start_server
+from notary_signer.servicers import (
+    CREATE_MODE_GET,
+    CREATE_MODE_METADATA,
+    KEY_STATE_METADATA,
+    KEY_STATE_NEW,
+    KEY_STATE_PENDING,
+)
 from notary_tuf.crypto import verify_signature
 from notary_tuf.keys import PublicKey
 from tests.signer.conftest import PASSPHRASE, LiveSigner, TLSFiles, channel_credentials
@@ -60,28 +68,72 @@ async def test_unsupported_algorithm_is_unknown_with_go_message(live_signer: Liv
     assert exc.value.details() == "algorithm rsa not supported for create key"
 
 
-async def test_pending_key_is_reused_until_it_signs(live_signer: LiveSigner) -> None:
-    first = await live_signer.km.CreateKey(_create())
-    again = await live_signer.km.CreateKey(_create())
-    assert again.keyInfo.keyID.ID == first.keyInfo.keyID.ID
-    other_role = await live_signer.km.CreateKey(_create(role="snapshot"))
-    other_alg = await live_signer.km.CreateKey(_create("ed25519"))
-    assert (
-        len({first.keyInfo.keyID.ID, other_role.keyInfo.keyID.ID, other_alg.keyInfo.keyID.ID}) == 3
-    )
+GET_OR_CREATE = ((CREATE_MODE_METADATA, CREATE_MODE_GET),)
+
+
+async def _create_call(
+    live_signer: LiveSigner,
+    request: signer_pb2.CreateKeyRequest,
+    metadata: tuple[tuple[str, str], ...] | None = None,
+) -> tuple[str, str | None]:
+    """``CreateKey``; returns the key ID and the ``notary-py-key-state`` trailer."""
+    call = live_signer.km.CreateKey(request, metadata=metadata)
+    reply = await call
+    states = [v for k, v in await call.trailing_metadata() if k == KEY_STATE_METADATA]
+    return reply.keyInfo.keyID.ID, (states[0] if states else None)
+
+
+async def test_get_or_create_reuses_the_pending_key_until_it_signs(
+    live_signer: LiveSigner,
+) -> None:
+    first, state = await _create_call(live_signer, _create(), GET_OR_CREATE)
+    assert state == KEY_STATE_NEW
+    again, state = await _create_call(live_signer, _create(), GET_OR_CREATE)
+    assert (again, state) == (first, KEY_STATE_PENDING)
+    other_role, _ = await _create_call(live_signer, _create(role="snapshot"), GET_OR_CREATE)
+    other_alg, _ = await _create_call(live_signer, _create("ed25519"), GET_OR_CREATE)
+    assert len({first, other_role, other_alg}) == 3
 
     await live_signer.signer.Sign(
-        signer_pb2.SignatureRequest(keyID=first.keyInfo.keyID, content=b"x")
+        signer_pb2.SignatureRequest(keyID=signer_pb2.KeyID(ID=first), content=b"x")
     )
-    record = await live_signer.keys.store.get(first.keyInfo.keyID.ID)
+    record = await live_signer.keys.store.get(first)
     assert record.last_used is not None
-    fresh = await live_signer.km.CreateKey(_create())
-    assert fresh.keyInfo.keyID.ID != first.keyInfo.keyID.ID
+    fresh, state = await _create_call(live_signer, _create(), GET_OR_CREATE)
+    assert fresh != first
+    assert state == KEY_STATE_NEW
+
+
+async def test_create_without_mode_always_generates(live_signer: LiveSigner) -> None:
+    """What Go's server (no metadata) and our rotation get: never a key handed out before."""
+    pending, _ = await _create_call(live_signer, _create(), GET_OR_CREATE)
+    seen = {pending}
+    for _ in range(3):
+        key_id, state = await _create_call(live_signer, _create())
+        assert state == KEY_STATE_NEW
+        assert key_id not in seen
+        seen.add(key_id)
+    # an unknown mode is no permission to reuse either
+    key_id, state = await _create_call(
+        live_signer, _create(), ((CREATE_MODE_METADATA, "something-else"),)
+    )
+    assert (key_id in seen, state) == (False, KEY_STATE_NEW)
+    seen.add(key_id)
+    # a GET afterwards is handed the newest pending key: the last one generated
+    again, state = await _create_call(live_signer, _create(), GET_OR_CREATE)
+    assert (again, state) == (key_id, KEY_STATE_PENDING)
+
+
+async def test_concurrent_creates_never_share_a_key(live_signer: LiveSigner) -> None:
+    await _create_call(live_signer, _create(), GET_OR_CREATE)  # a pending key to be tempted by
+    results = await asyncio.gather(*(_create_call(live_signer, _create()) for _ in range(8)))
+    assert len({key_id for key_id, _ in results}) == 8
+    assert {state for _, state in results} == {KEY_STATE_NEW}
 
 
 # Plaintext rows only make sense for the memory backend, which does not encrypt.
 @pytest.mark.parametrize("keys", ["memory"], indirect=True)
-async def test_lowest_pending_key_id_wins(live_signer: LiveSigner) -> None:
+async def test_newest_pending_key_wins(live_signer: LiveSigner) -> None:
     ids = []
     for _ in range(3):
         key = SignerKey.generate("ed25519")
@@ -99,8 +151,8 @@ async def test_lowest_pending_key_id_wins(live_signer: LiveSigner) -> None:
                 keywrap_alg="",
             )
         )
-    got = await live_signer.km.CreateKey(_create("ed25519"))
-    assert min(ids) == got.keyInfo.keyID.ID
+    got, state = await _create_call(live_signer, _create("ed25519"), GET_OR_CREATE)
+    assert (got, state) == (ids[-1], KEY_STATE_PENDING)
 
 
 async def test_get_key_info_not_found(live_signer: LiveSigner) -> None:
