@@ -5,6 +5,11 @@ uses ``logging.getLogger(__name__)``. Both formatters write ``time``,
 ``level``, ``msg`` and ``logger``, then whichever of the service's context
 fields a record carries (the server's request ID, GUN…), then ``error`` with
 the traceback when there is one.
+
+A record's ``msg`` and ``error`` are each cut to :data:`MAX_FIELD_CHARS`
+characters, keeping the head and the tail (where a traceback names the
+exception): a client must not be able to turn one small request into a huge
+log line (issue #14: a 1.4 KB upload logged a 193 KiB RecursionError traceback).
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["LEVELS", "LOG_FORMATS", "JSONFormatter", "LogfmtFormatter", "setup_logging"]
+__all__ = [
+    "LEVELS",
+    "LOG_FORMATS",
+    "MAX_FIELD_CHARS",
+    "JSONFormatter",
+    "LogfmtFormatter",
+    "setup_logging",
+    "truncate_field",
+]
 
 LOG_FORMATS: Final = ("json", "logfmt")
 """The values of ``-logf``."""
@@ -32,6 +45,22 @@ LEVELS: Final = {
     "panic": logging.CRITICAL,
 }
 """Go's logrus level names → Python's levels."""
+
+
+MAX_FIELD_CHARS: Final = 4096
+"""The most characters a record's ``msg`` or ``error`` (traceback) is written with."""
+
+_HEAD_CHARS: Final = 1024
+
+
+def truncate_field(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """Return ``text`` cut to about ``limit`` characters: its head, a marker, its tail."""
+    if len(text) <= limit:
+        return text
+    head = min(_HEAD_CHARS, limit // 4)
+    tail = max(limit - head - 64, 0)
+    omitted = len(text) - head - tail
+    return f"{text[:head]}\n... [{omitted} characters omitted] ...\n{text[len(text) - tail :]}"
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -50,7 +79,7 @@ class _ContextFormatter(logging.Formatter):
         pairs: list[tuple[str, object]] = [
             ("time", _timestamp(record)),
             ("level", record.levelname.lower()),
-            ("msg", record.getMessage()),
+            ("msg", truncate_field(record.getMessage())),
             ("logger", record.name),
         ]
         pairs += [
@@ -59,7 +88,7 @@ class _ContextFormatter(logging.Formatter):
             if getattr(record, key, None) is not None
         ]
         if record.exc_info:
-            pairs.append(("error", self.formatException(record.exc_info)))
+            pairs.append(("error", truncate_field(self.formatException(record.exc_info))))
         return pairs
 
 

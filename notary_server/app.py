@@ -20,7 +20,7 @@ from aiohttp import web
 from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY, METRICS_KEY, READER_KEY
 from notary_server.auth import controller as auth
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
-from notary_server.gun import gun_problem
+from notary_server.gun import WRITE_METHODS, gun_problem, write_path_problem
 from notary_server.handlers import health
 from notary_server.limits import LIMITER_KEY, RateLimiter
 from notary_server.maintenance import maintenance_ctx
@@ -79,10 +79,19 @@ def _check_gun_prefix(gun: str, prefixes: tuple[str, ...], error: ErrorCode) -> 
     raise ApiError(error, detail if error is ErrorCode.INVALID_GUN else NO_DETAIL)
 
 
+def _check_write_path(request: web.Request, path: str, cleaned: str) -> None:
+    """A write to an ambiguous path is refused (400 ``INVALID_GUN``), never redirected."""
+    if request.method not in WRITE_METHODS:
+        return
+    if (problem := write_path_problem(request.rel_url.raw_path, path, cleaned)) is not None:
+        raise ApiError(ErrorCode.INVALID_GUN, problem)
+
+
 async def dispatch(request: web.Request) -> web.StreamResponse:
     """Route a request the way Go's gorilla/mux router does."""
     path = request.path
     cleaned = clean_path(path)
+    _check_write_path(request, path, cleaned)  # beyond Go (ADR 0018)
     if cleaned != path:
         location = request.rel_url.with_path(cleaned, keep_query=True)  # Go keeps the query
         return web.Response(status=301, headers={"Location": str(location)})
@@ -129,6 +138,9 @@ def create_app(
     """
     app = web.Application(
         middlewares=[request_middleware],
+        # Bodies are read as sent, as Go reads them: a compressed upload is
+        # refused (notary_server.multipart, ADR 0018), never inflated.
+        handler_args={"auto_decompress": False},
         # Uploads are streamed under config.limits (notary_server.multipart); this
         # bounds any other body read in full.
         client_max_size=config.limits.max_body_bytes,
@@ -139,7 +151,7 @@ def create_app(
         app[LIMITER_KEY] = RateLimiter(
             limits.rate_per_second, limits.burst, clients=limits.rate_clients
         )
-    app[METRICS_KEY] = ServerMetrics()
+    app[METRICS_KEY] = ServerMetrics(gun_labels=config.metrics.gun_labels)
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         if store is not None:

@@ -167,11 +167,20 @@ class MetricsConfig:
     By default it is open on the main listener, as in Go. ``listen_addr``
     (``host:port``; an empty host means loopback) serves it on its own plain
     HTTP listener instead, and the main listener no longer answers it.
-    ``require_auth`` asks for a token with ``registry:catalog:*`` (needs token auth).
+    ``require_auth`` asks for a token with ``registry:catalog:*`` (needs token
+    auth); unset (None), it is on exactly when token auth is (ADR 0018).
+    ``gun_labels`` exports each expiring item's GUN and role name as labels
+    (``notary_server_maintenance_expires_timestamp_seconds``); off by default,
+    since they name repositories and their number is the publishers' to choose.
     """
 
     listen_addr: tuple[str, int] | None = None
-    require_auth: bool = False
+    require_auth: bool | None = None
+    gun_labels: bool = False
+
+    def auth_required(self, token_auth: bool) -> bool:  # noqa: FBT001 - one obvious flag
+        """Whether ``/metrics`` asks for a token, given whether token auth is configured."""
+        return token_auth if self.require_auth is None else self.require_auth
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -507,10 +516,16 @@ def _metrics(reader: _Reader, auth: TokenAuthConfig | None) -> MetricsConfig:
     if address:
         host, port = parse_address(address, "metrics.listen_addr")
         listen = (host or "127.0.0.1", port)
-    require_auth = _boolean(reader, "metrics.require_auth", default=False)
+    require_auth: bool | None = None  # unset: required exactly when token auth is on
+    if reader.get("metrics.require_auth") not in (None, ""):
+        require_auth = _boolean(reader, "metrics.require_auth", default=False)
     if require_auth and auth is None:
         raise ConfigError('metrics.require_auth: needs auth.type "token"')
-    return MetricsConfig(listen_addr=listen, require_auth=require_auth)
+    return MetricsConfig(
+        listen_addr=listen,
+        require_auth=require_auth,
+        gun_labels=_boolean(reader, "metrics.gun_labels", default=False),
+    )
 
 
 def _metadata_cache(reader: _Reader) -> MetadataCacheConfig:

@@ -84,11 +84,18 @@ class ApiError(Exception):
     Handlers and services raise it; the error middleware alone writes it out.
     """
 
-    def __init__(self, code: ErrorCode, detail: Any = NO_DETAIL) -> None:
-        """Create the error; ``detail`` must be JSON-serialisable or ``NO_DETAIL``."""
+    def __init__(
+        self, code: ErrorCode, detail: Any = NO_DETAIL, *, unread_body: bool = False
+    ) -> None:
+        """Create the error; ``detail`` must be JSON-serialisable or ``NO_DETAIL``.
+
+        ``unread_body``: the request's body is refused unread; the answer is
+        sent and the connection closed without reading it (as for a limit).
+        """
         super().__init__(code.code)
         self.code = code
         self.detail = detail
+        self.unread_body = unread_body
 
     def body(self) -> dict[str, Any]:
         """Return the response body, Go's ``{"errors": [...]}`` envelope."""

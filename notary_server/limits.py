@@ -34,6 +34,7 @@ __all__ = [
     "LimitExceededError",
     "LimitsConfig",
     "RateLimiter",
+    "close_unread",
     "limit_response",
     "rate_limit_refusal",
     "refuse_and_close",
@@ -98,7 +99,11 @@ async def refuse_and_close(request: web.Request, error: LimitExceededError) -> w
     answer is sent, then our side of the connection is shut (FIN), then after
     :data:`CLOSE_DELAY` the connection is closed without reading further.
     """
-    response = limit_response(error)
+    return await close_unread(request, limit_response(error))
+
+
+async def close_unread(request: web.Request, response: web.Response) -> web.StreamResponse:
+    """Send ``response``; then, unless the body was read to its end, close without reading it."""
     if request.content.is_eof():
         return response
     await response.prepare(request)

@@ -48,15 +48,28 @@ async def resign_pass(app: web.Application) -> None:
     for result in results:
         for update in result.stored:
             metrics.resigned.labels(update.role).inc()
-    items = await scan_expiring(store, now=now, within=timedelta(days=config.expiry_window_days))
-    metrics.expires_at.clear()
-    counts: dict[str, int] = dict.fromkeys(("root", "targets", "delegation", "root-certificate"), 0)
+    window = timedelta(days=config.expiry_window_days)
+    items = await scan_expiring(store, now=now, within=window)
+    buckets = sorted({0.0, 1.0, 7.0, config.expiry_window_days})
+    kinds = ("root", "targets", "delegation", "root-certificate")
+    counts: dict[str, int] = dict.fromkeys(kinds, 0)
+    within: dict[tuple[str, float], int] = dict.fromkeys(
+        ((kind, days) for kind in kinds for days in buckets), 0
+    )
+    if metrics.expires_at is not None:
+        metrics.expires_at.clear()
     for item in items:
         kind = item.kind if item.kind in counts else "delegation"
         counts[kind] += 1
-        metrics.expires_at.labels(item.gun, kind, item.name).set(item.expires.timestamp())
+        for days in buckets:
+            if item.expires <= now + timedelta(days=days):
+                within[kind, days] += 1
+        if metrics.expires_at is not None:  # metrics.gun_labels (ADR 0018)
+            metrics.expires_at.labels(item.gun, kind, item.name).set(item.expires.timestamp())
     for kind, count in counts.items():
         metrics.expiring.labels(kind).set(count)
+    for (kind, days), count in within.items():
+        metrics.expiring_within.labels(kind, f"{days:g}").set(count)
 
 
 async def retention_pass(app: web.Application) -> None:

@@ -20,8 +20,13 @@ __all__ = ["ServerMetrics"]
 class ServerMetrics:
     """The metrics a server application records."""
 
-    def __init__(self) -> None:
-        """Create the metrics in a fresh registry."""
+    def __init__(self, *, gun_labels: bool = False) -> None:
+        """Create the metrics in a fresh registry.
+
+        Args:
+            gun_labels: export each expiring item with its GUN and name
+                (``metrics.gun_labels``; ADR 0018). Off, only counts are exported.
+        """
         self.registry = CollectorRegistry()
         self.request_duration = Summary(
             "request_duration_seconds",
@@ -51,13 +56,26 @@ class ServerMetrics:
             subsystem="maintenance",
             registry=self.registry,
         )
-        self.expires_at = Gauge(
-            "expires_timestamp_seconds",
-            "When each item expiring within the window expires (Unix seconds).",
-            ["gun", "kind", "name"],
+        self.expiring_within = Gauge(
+            "expiring_items_within",
+            "Items of a kind expiring within the given number of days (0: expired already).",
+            ["kind", "days"],
             namespace="notary_server",
             subsystem="maintenance",
             registry=self.registry,
+        )
+        # Labels naming repositories only when the operator asks (metrics.gun_labels).
+        self.expires_at = (
+            Gauge(
+                "expires_timestamp_seconds",
+                "When each item expiring within the window expires (Unix seconds).",
+                ["gun", "kind", "name"],
+                namespace="notary_server",
+                subsystem="maintenance",
+                registry=self.registry,
+            )
+            if gun_labels
+            else None
         )
         self.resigned = Counter(
             "resigned_files",

@@ -4,7 +4,8 @@ Go serves ``/metrics`` to anyone on the main listener; that stays the default.
 ``metrics.listen_addr`` moves it to a separate plain-HTTP listener (loopback
 unless a host is given), and the main listener then answers it like any
 unknown path. ``metrics.require_auth`` asks for a token granting
-``registry:catalog:*`` wherever it is served.
+``registry:catalog:*`` wherever it is served; unset, it is on exactly when
+token auth is (ADR 0018: an open ``/metrics`` beside token auth was a leak).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def _exposition(metrics: ServerMetrics) -> web.Response:
     return response
 
 
+def _auth_required(app: web.Application) -> bool:
+    config = app[CONFIG_KEY]
+    return config.metrics.auth_required(config.auth is not None)
+
+
 async def serve_metrics(request: web.Request) -> web.StreamResponse:
     """``GET /metrics`` on the main listener: Go's open route unless configured otherwise.
 
@@ -51,7 +57,9 @@ async def serve_metrics(request: web.Request) -> web.StreamResponse:
         if (denied := auth.check_request(request, "", ())) is not None:
             return denied  # as for any unknown path
         raise ApiError(ErrorCode.METADATA_NOT_FOUND)
-    if config.require_auth and (denied := auth.check_request(request, "", ("*",))) is not None:
+    if _auth_required(request.app) and (
+        (denied := auth.check_request(request, "", ("*",))) is not None
+    ):
         return denied
     return _exposition(request.app[METRICS_KEY])
 
@@ -59,9 +67,7 @@ async def serve_metrics(request: web.Request) -> web.StreamResponse:
 async def _separate(request: web.Request) -> web.StreamResponse:
     source = request.app[_SOURCE_KEY]
     # The metrics application carries the main one's access controller.
-    if source[CONFIG_KEY].metrics.require_auth and (
-        (denied := auth.check_request(request, "", ("*",))) is not None
-    ):
+    if _auth_required(source) and ((denied := auth.check_request(request, "", ("*",))) is not None):
         return denied
     return _exposition(source[METRICS_KEY])
 

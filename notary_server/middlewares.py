@@ -24,7 +24,12 @@ from aiohttp import web
 
 from notary_server.appkeys import METRICS_KEY
 from notary_server.errors import EMPTY_DETAIL, ApiError, ErrorCode, go_json
-from notary_server.limits import LimitExceededError, rate_limit_refusal, refuse_and_close
+from notary_server.limits import (
+    LimitExceededError,
+    close_unread,
+    rate_limit_refusal,
+    refuse_and_close,
+)
 from notary_server.requestlog import RequestLog
 from notary_server.services.timestamp import RefreshError
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
@@ -95,6 +100,8 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
         else:
             logger.info("%s %s: %s: %s", request.method, request.path, error.code.code, e)
         response = error_response(error)
+        if error.unread_body:  # e.g. a compressed upload (ADR 0018): never read it
+            response = await close_unread(request, response)
     operation = request.get(OPERATION_KEY)
     if operation:
         request.app[METRICS_KEY].observe_request(

@@ -12,6 +12,11 @@ actually received), each part, the number of parts and the number of targets
 in a file. The first limit crossed ends the read with
 :class:`~notary_server.limits.LimitExceededError`; the rest of the body is
 never read.
+
+A body sent with a ``Content-Encoding`` other than ``identity`` is refused
+before a byte of it is read (400 ``MALFORMED_UPLOAD``, ADR 0018): the server
+does not inflate request bodies (``auto_decompress`` is off), and Go, which
+does not either, drops the connection on such a body.
 """
 
 from __future__ import annotations
@@ -87,6 +92,23 @@ def _check_signed_meta(value: Any) -> None:
 _CHUNK_SIZE = 64 * 1024
 
 
+def _check_content_encoding(request: web.Request) -> None:
+    """Refuse a compressed body (any coding but ``identity``), before reading it."""
+    codings = [
+        coding.strip().lower()
+        for header in request.headers.getall("Content-Encoding", ())
+        for coding in header.split(",")
+    ]
+    refused = [coding for coding in codings if coding not in ("", "identity")]
+    if refused:
+        raise ApiError(
+            ErrorCode.MALFORMED_UPLOAD,
+            f"Content-Encoding {', '.join(c[:32] for c in refused[:4])} is not supported: "
+            "send the upload uncompressed",
+            unread_body=True,
+        )
+
+
 def _check_body_received(request: web.Request, limits: LimitsConfig) -> None:
     # Bytes taken off the socket so far (boundaries and part headers included).
     if request.content.total_bytes > limits.max_body_bytes:
@@ -136,11 +158,12 @@ async def read_uploads(request: web.Request) -> dict[str, bytes]:
 
     Raises:
         ApiError: ``MALFORMED_UPLOAD`` (not multipart, or a broken body),
-            ``NO_FILENAME``, ``INVALID_ROLE`` (detail: the role) or
+            a compressed body, ``NO_FILENAME``, ``INVALID_ROLE`` (detail: the role) or
             ``MALFORMED_JSON``.
         LimitExceededError: the body, a part, the number of parts or the
             number of targets in a file is over its limit.
     """
+    _check_content_encoding(request)
     limits = request.app[CONFIG_KEY].limits
     declared = request.content_length
     if declared is not None and declared > limits.max_body_bytes:

@@ -26,9 +26,12 @@ import codecs
 import json
 import math
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from notary_tuf.errors import CanonicalizationError, JSONFormatError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "canonical_bytes",
@@ -80,13 +83,33 @@ def _parse_float(text: str) -> float:
 
 
 def _clean_strings(value: Any) -> Any:
-    r"""Replace lone surrogates (from ``\\ud800`` escapes) with U+FFFD, as Go does."""
+    r"""Replace lone surrogates (from ``\\ud800`` escapes) with U+FFFD, as Go does.
+
+    Iterative, in place: the value comes fresh from ``json.loads`` (nobody else
+    holds it), and a document nested as deeply as the decoder allows must not
+    exhaust the stack here (issue #14: a recursive walk raised RecursionError,
+    a 500).
+    """
+    pending: list[dict[str, Any] | list[Any]] = []
+    cleaned = _clean_item(value, pending)
+    while pending:
+        container = pending.pop()
+        if isinstance(container, list):
+            container[:] = [_clean_item(item, pending) for item in container]
+            continue
+        items = list(container.items())
+        container.clear()  # a cleaned key may repeat: the last value wins, as in Go
+        for key, item in items:
+            container[_LONE_SURROGATE.sub("\ufffd", key)] = _clean_item(item, pending)
+    return cleaned
+
+
+def _clean_item(value: Any, pending: list[dict[str, Any] | list[Any]]) -> Any:
+    """A string cleaned; a container queued (cleaned in place later); anything else as is."""
     if isinstance(value, str):
         return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_clean_strings(k): _clean_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean_strings(v) for v in value]
+    if isinstance(value, dict | list):
+        pending.append(value)
     return value
 
 
@@ -138,18 +161,76 @@ def _canonical_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _write_canonical(value: Any, out: list[str]) -> None:
+def _write_recursive(value: Any, out: list[str]) -> None:
+    """Append ``value``'s canonical text to ``out`` (recursive: the quicker writer)."""
     if isinstance(value, dict):
-        _write_object(value, out)
+        _check_keys(value)
+        out.append("{")
+        for i, key in enumerate(sorted(value)):
+            if i:
+                out.append(",")
+            out.append(_canonical_string(key))
+            out.append(":")
+            _write_recursive(value[key], out)
+        out.append("}")
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _write_canonical(item, out)
+            _write_recursive(item, out)
         out.append("]")
     else:
         out.append(_scalar(value))
+
+
+def _write_iterative(value: Any, out: list[str]) -> None:
+    """Append ``value``'s canonical text to ``out``, at any depth.
+
+    Iterative (a stack of the open containers' remaining members), for what
+    :func:`_write_recursive` cannot nest into: any depth the decoder accepts
+    can be written and verified (issue #14), as in Go.
+    """
+    # Each open container: an iterator over (text before the member, member), and its closer.
+    open_members: list[Iterator[tuple[str, Any]]] = []
+    closers: list[str] = []
+    item = value
+    while True:
+        if isinstance(item, dict):
+            out.append("{")
+            open_members.append(_object_members(item))
+            closers.append("}")
+        elif isinstance(item, list | tuple):
+            out.append("[")
+            open_members.append((("," if i else "", v) for i, v in enumerate(item)))
+            closers.append("]")
+        else:
+            out.append(_scalar(item))
+        while open_members:
+            member = next(open_members[-1], None)
+            if member is not None:
+                out.append(member[0])
+                item = member[1]
+                break
+            open_members.pop()
+            out.append(closers.pop())
+        else:
+            return
+
+
+def _check_keys(value: dict[Any, Any]) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            raise CanonicalizationError(f"object key {key!r} is not a string")
+
+
+def _object_members(value: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
+    """An object's members in canonical order, each with the text before it."""
+    _check_keys(value)
+    return (
+        (("," if i else "") + _canonical_string(key) + ":", value[key])
+        for i, key in enumerate(sorted(value))
+    )
 
 
 def _scalar(value: Any) -> str:
@@ -164,20 +245,6 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int | float):
         return str(_go_int64(value))
     raise CanonicalizationError(f"{type(value).__name__} has no canonical JSON form")
-
-
-def _write_object(value: dict[Any, Any], out: list[str]) -> None:
-    for key in value:
-        if not isinstance(key, str):
-            raise CanonicalizationError(f"object key {key!r} is not a string")
-    out.append("{")
-    for i, key in enumerate(sorted(value)):
-        if i:
-            out.append(",")
-        out.append(_canonical_string(key))
-        out.append(":")
-        _write_canonical(value[key], out)
-    out.append("}")
 
 
 # The fast path: the C encoder writes what Go writes as long as no string needs
@@ -241,9 +308,10 @@ def canonical_bytes(value: Any, *, str_keys: bool = False) -> bytes:
             return fast
     out: list[str] = []
     try:
-        _write_canonical(value, out)
-    except RecursionError as e:
-        raise CanonicalizationError("value is nested too deeply") from e
+        _write_recursive(value, out)
+    except RecursionError:  # nested deeper than the stack allows (issue #14)
+        out.clear()
+        _write_iterative(value, out)
     try:
         return "".join(out).encode("utf-8")
     except UnicodeEncodeError as e:

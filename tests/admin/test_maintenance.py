@@ -54,8 +54,14 @@ async def test_loop_resigns_and_sets_gauges(aiohttp_client: AiohttpClient) -> No
             break
         await asyncio.sleep(0.05)
     assert roots == 1
+    within = registry.get_sample_value(
+        "notary_server_maintenance_expiring_items_within", {"kind": "root", "days": "5000"}
+    )
+    assert within == 1
     metrics = await (await client.get("/metrics")).text()
-    assert "notary_server_maintenance_expires_timestamp_seconds" in metrics
+    # No repository names unless metrics.gun_labels is set (ADR 0018).
+    assert "notary_server_maintenance_expires_timestamp_seconds" not in metrics
+    assert GUN not in metrics
 
 
 def test_config_keys(tmp_path: Path) -> None:

@@ -205,3 +205,58 @@ def random_multipart(rng: random.Random, files: list[bytes]) -> tuple[bytes, str
         )
     )
     return body, content_type
+
+
+# ------------------------------------------------------------------ path forms (issue #14)
+
+_SEPARATOR_FORMS: Final = ("/", "/", "/", "%2F", "%2f", "%252F", "%5C", "%5c", "\\", "%255C")
+_DOT_FORMS: Final = (".", "%2E", "%2e")
+
+
+def _dot_segment(rng: random.Random) -> str:
+    return "".join(rng.choice(_DOT_FORMS) for _ in range(rng.choice((1, 2))))
+
+
+def write_path_form(rng: random.Random, gun: str) -> str:
+    """``gun`` as a write could name it in a path: dot segments, empty segments,
+    separators encoded, double encoded or swapped for a backslash, and escapes
+    of harmless characters, one to four of them.
+    """
+    segments: list[str] = gun.split("/")
+    for _ in range(rng.randint(1, 4)):
+        where = rng.randrange(len(segments) + 1)
+        choice = rng.randrange(6)
+        if choice == 0:  # a "." or ".." segment, encoded or not
+            segments.insert(where, _dot_segment(rng))
+        elif choice == 1:  # climb out of a made-up segment: x/..
+            segments[where:where] = ["evil", _dot_segment(rng)]
+        elif choice == 2:  # an empty segment: //
+            segments.insert(where, "")
+        elif choice == 3 and len(segments) > 1:  # glue two segments with another separator
+            index = min(where, len(segments) - 2)
+            separator = rng.choice(_SEPARATOR_FORMS)
+            segments[index : index + 2] = [segments[index] + separator + segments[index + 1]]
+        elif choice == 4:  # escape a harmless character (%61 is "a")
+            index = min(where, len(segments) - 1)
+            text = segments[index]
+            if text:
+                at = rng.randrange(len(text))
+                segments[index] = f"{text[:at]}%{ord(text[at]):02X}{text[at + 1 :]}"
+        else:  # climb above the GUN
+            segments.append(rng.choice(("..", "%2E%2E", "../..")))
+    return "/".join(segments)
+
+
+def deep_json(rng: random.Random, depth: int) -> str:
+    """A JSON value nested ``depth`` deep (objects and arrays mixed) around a random leaf."""
+    leaf = rng.choice(('"\\u0041"', '"\\ud800"', '"q\\"x"', "1", "null", '"plain"', "[]", "{}"))
+    opening: list[str] = []
+    closing: list[str] = []
+    for _ in range(depth):
+        if rng.random() < 0.5:
+            opening.append(rng.choice(('{"a":', '{"\\u0062":', '{"z":0,"a":')))
+            closing.append("}")
+        else:
+            opening.append(rng.choice(("[", "[0,", '["\\u0063",')))
+            closing.append("]")
+    return "".join(opening) + leaf + "".join(reversed(closing))

@@ -263,18 +263,21 @@ async def test_255_character_gun_reaches_the_store_on_postgres(
 async def test_dotdot_gun_is_redirected_to_its_clean_form(
     make_client: ClientFactory, memory_store: MemoryMetaStore
 ) -> None:
-    # gorilla/mux semantics: an unclean path is a 301 to the clean one, before
-    # any handler runs; nothing is stored under a name with ".." in it.
+    # gorilla/mux semantics for reads: an unclean path is a 301 to the clean
+    # one, before any handler runs. A write is refused instead (ADR 0018, and
+    # tests/hardening/test_requests_round2.py): nothing is stored either way.
     client = await make_client(memory_store)
     for target in (
         "/v2/example.com/a/../b/_trust/tuf/",
         "/v2/example.com/a/%2E%2E/b/_trust/tuf/",
         "/v2/../_trust/tuf/root.json",
     ):
-        response = await raw_request(client, "POST", target)
+        response = await raw_request(client, "GET", target)
         assert response.status == 301, target
         assert ".." not in response.headers["location"]
-    assert await store_state(memory_store) == await store_state(memory_store)
+        response = await raw_request(client, "POST", target)
+        assert response.status == 400, target
+        assert json.loads(response.body)["errors"][0]["code"] == "INVALID_GUN"
     assert await memory_store.list_guns() == []
 
 

@@ -2,9 +2,11 @@
 
 Three seeded mutation fuzzers (raw bytes; JSON structure, half of it
 correctly re-signed so it reaches the semantic checks; random multipart
-bodies through the real app) and one hypothesis property over generated
-metadata documents. The properties: no exception other than the documented
-ones, no 5xx, and nothing stored by a refused upload. Each test prints how
+bodies through the real app), one hypothesis property over generated
+metadata documents, and two generators of issue #14: path forms of a GUN for
+writes (dot segments, encoded and double-encoded separators, backslashes) and
+deeply nested documents. The properties: no exception other than the documented
+ones, no 5xx, no redirect of a write, and nothing stored by a refused upload. Each test prints how
 many inputs it ran (``pytest -s``); the whole file stays well under three
 minutes on two cores.
 """
@@ -14,22 +16,35 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
+import urllib.parse
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from notary_server.routes import clean_path
+from notary_tuf.canonical import parse_json
 from notary_tuf.crypto import PrivateKey
 from notary_tuf.errors import InvalidRoleNameError, NotaryTufError, ValidationError
-from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS
+from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
 from notary_tuf.validation import validate_update
+from tests.gotools.server import multipart_body
 from tests.hardening.attacks import RELEASES, published_repo
-from tests.hardening.mutate import INTERESTING, mutate_bytes, mutate_file, random_multipart
+from tests.hardening.mutate import (
+    INTERESTING,
+    deep_json,
+    mutate_bytes,
+    mutate_file,
+    random_multipart,
+    write_path_form,
+)
 from tests.hardening.state import report, store_state
+from tests.hardening.test_requests_round2 import raw_post
 from tests.interop.repo_builder import RepoBuilder, SigningKey, sign_signed
-from tests.server.helpers import tuf_url
+from tests.server.helpers import form, raw_request, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.memory import MemoryMetaStore
@@ -40,6 +55,8 @@ VALIDATION_INPUTS = 60_000
 PARSE_INPUTS = 40_000
 HTTP_INPUTS = 30_000
 HYPOTHESIS_EXAMPLES = 2_000
+PATH_INPUTS = 3_000
+DEEP_INPUTS = 150
 GUN = "example.com/fuzz"
 
 
@@ -183,3 +200,109 @@ async def test_http_upload_path_never_fails_with_5xx(
             assert await store_state(store) == before, index
     assert await store_state(store) == before
     report(f"HTTP uploads: {HTTP_INPUTS} random multipart bodies, {sorted(statuses.items())}")
+
+
+_AMBIGUOUS_ESCAPE = re.compile("%(?:2f|5c|25)", re.IGNORECASE)
+
+
+def _ambiguous(raw_path: str) -> bool:
+    """The oracle (ADR 0018): a write path names its repository only one way."""
+    decoded = urllib.parse.unquote(raw_path)
+    return (
+        clean_path(decoded) != decoded
+        or _AMBIGUOUS_ESCAPE.search(raw_path) is not None
+        or "\\" in decoded
+    )
+
+
+async def _files_of(store: MemoryMetaStore, gun: str) -> list[tuple[str, int, str]]:
+    return [(i.role, i.version, i.sha256) for i in await store.list_files(gun)]
+
+
+async def test_write_path_forms_never_reach_another_repository(
+    memory_env: tuple[AppClient, MemoryMetaStore],
+) -> None:
+    # Issue #14: "<parent>/evil/../<repo>" was redirected and "<parent>%2F<repo>"
+    # published into "<parent>/<repo>". The forms here start from a GUN below a
+    # published repository; the upload would be valid for that repository, so
+    # any form that climbs or glues its way there and is not refused publishes.
+    client, store = memory_env
+    rng = random.Random(SEED + 3)  # noqa: S311 - seeded: reproducible
+    builder = await published_repo(client, gun=GUN)
+    builder.add_target("next", b"next")
+    body, content_type = multipart_body(builder.publish())
+    repository = await _files_of(store, GUN)
+    baseline = await store_state(store)
+    outcomes: dict[str, int] = {}
+    for index in range(PATH_INPUTS):
+        path = write_path_form(rng, f"{GUN}/ghost")
+        method = rng.choice(("POST", "DELETE", "ROTATE"))
+        target = tuf_url(path, f"{TIMESTAMP}.key" if method == "ROTATE" else "")
+        if method == "POST":
+            response = await raw_post(client, target, body, {"Content-Type": content_type})
+        else:
+            response = await raw_request(client, "POST" if method == "ROTATE" else method, target)
+        assert response.status not in (301, 308), (index, target)
+        assert response.status < 500, (index, target, response.body[:300])
+        if _ambiguous(urllib.parse.urlsplit(target).path):
+            error = json.loads(response.body)["errors"][0]
+            assert (response.status, error["code"]) == (400, "INVALID_GUN"), (index, target)
+            outcomes["refused"] = outcomes.get("refused", 0) + 1
+            if index % 8 == 0:
+                assert await store_state(store) == baseline, (index, target)
+            continue
+        outcomes[str(response.status)] = outcomes.get(str(response.status), 0) + 1
+        assert await _files_of(store, GUN) == repository, (index, target)
+        baseline = await store_state(store)  # a rotation below the repository may record
+    assert await _files_of(store, GUN) == repository
+    report(f"write path forms: {PATH_INPUTS} requests, {sorted(outcomes.items())}")
+    assert outcomes["refused"] > PATH_INPUTS // 2
+    assert len(outcomes) > 1  # unambiguous forms were generated too
+
+
+def _deep_upload(rng: random.Random, builder: RepoBuilder, depth: int) -> list[tuple[str, bytes]]:
+    value = deep_json(rng, depth)
+    where = rng.choice(("custom", "signed", "signature", "root"))
+    if where == "custom" and depth < 800:  # correctly signed: reaches validation
+        signed = json.loads(builder.targets_file())["signed"]
+        signed["targets"]["app"]["custom"] = parse_json(value.encode())  # as Go decodes it
+        data = sign_signed(signed, builder.targets_keys)
+        return [(TARGETS, data), (SNAPSHOT, builder.snapshot_file({TARGETS: data}))]
+    head = '{"_type":"Targets","version":99,"expires":"2100-01-01T00:00:00Z"'
+    if where == "signature":
+        signature = f'{{"keyid":"a","method":"ed25519","sig":"AAAA","x":{value}}}'
+        return [(TARGETS, f'{{"signed":{head}}},"signatures":[{signature}]}}'.encode())]
+    role = ROOT if where == "root" else TARGETS
+    return [(role, f'{{"signed":{head},"x":{value}}},"signatures":[]}}'.encode())]
+
+
+async def test_deep_nesting_never_fails_with_5xx(
+    memory_env: tuple[AppClient, MemoryMetaStore],
+) -> None:
+    # Issue #14: a part nested ~600 deep holding a \u escape was a 500.
+    client, store = memory_env
+    rng = random.Random(SEED + 4)  # noqa: S311 - seeded: reproducible
+    builder = await published_repo(client, gun=GUN)
+    before = await store_state(store)
+    statuses: dict[str, int] = {}
+    for index in range(DEEP_INPUTS):
+        depth = rng.choice(
+            (rng.randint(1, 60), rng.randint(400, 1_100), rng.randint(1_100, 12_000))
+        )
+        parts = _deep_upload(rng, builder, depth)
+        response = await client.post(tuf_url(GUN), data=form(parts))
+        payload = await response.read()
+        assert response.status < 500, (index, depth, payload[:300])
+        if response.status == 200:
+            builder.accept(dict(parts))
+            served = await client.get(tuf_url(GUN, "targets.json"))
+            assert await served.read() == dict(parts)[TARGETS]
+            before = await store_state(store)
+            statuses["200"] = statuses.get("200", 0) + 1
+            continue
+        code = json.loads(payload)["errors"][0]["code"]
+        statuses[code] = statuses.get(code, 0) + 1
+        assert await store_state(store) == before, (index, depth)
+    report(f"deep nesting: {DEEP_INPUTS} uploads, {sorted(statuses.items())}")
+    assert statuses.get("200", 0) > 0
+    assert statuses.get("MALFORMED_JSON", 0) > 0

@@ -113,6 +113,9 @@ _CHANGEFEED_DIFFERENCES: dict[str, dict[str, Any]] = {
     "?change_id=1000&records=10": {"adr": "0007", "ours": _EMPTY_PAGE},
 }
 
+_INVALID_GUN = "The server does not support actions on images of this name."
+_UNCLEAN_WRITE = "the path of a write must be clean: no '.', '..' or empty segment"
+
 STEPS: tuple[Step, ...] = (
     # ---- fixed routes
     _step("GET /v2/", get("/v2/")),
@@ -136,7 +139,16 @@ STEPS: tuple[Step, ...] = (
     _step("GET dot-dot segment", get(f"{TUF}../tuf/root.json")),
     _step("GET trailing slash kept", get("/v2//a/")),
     _step("GET unclean with query", get("/v2//a/_trust/changefeed?records=1")),
-    _step("POST unclean upload path", request("POST", f"/v2//{GUN}/_trust/tuf/", body=b"")),
+    # Go redirects a write too; we refuse it: a proxy in front sees another name.
+    _step(
+        "POST unclean upload path",
+        request("POST", f"/v2//{GUN}/_trust/tuf/", body=b""),
+        adr="0018",
+        ours={
+            "status": 400,
+            "errors": [{"code": "INVALID_GUN", "message": _INVALID_GUN, "detail": _UNCLEAN_WRITE}],
+        },
+    ),
     _step("GET unclean with %2F", get(f"/v2//{GUN_ESCAPED}/_trust/tuf/root.json")),
     # ---- before any upload
     *(

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from notary_tuf import canonical
 from notary_tuf.canonical import canonical_bytes, envelope_string, html_escape, parse_json
 from notary_tuf.errors import CanonicalizationError, JSONFormatError, NotaryTufError
 
@@ -249,3 +250,41 @@ def test_parse_raises_only_our_errors(data: bytes) -> None:
         return
     with contextlib.suppress(CanonicalizationError):
         canonical_bytes(value)
+
+
+def _iterative_or_error(value: Any) -> bytes | str:
+    out: list[str] = []
+    try:
+        canonical._write_iterative(value, out)
+        return "".join(out).encode("utf-8")
+    except CanonicalizationError as e:
+        return f"error: {e}"
+    except UnicodeEncodeError:
+        return "error: string holds a lone surrogate"
+
+
+@settings(max_examples=1000)
+@given(any_values)
+def test_iterative_writer_equals_the_recursive_one(value: Any) -> None:
+    """The fallback for deep nesting (issue #14) writes what the recursive writer writes."""
+    assert _iterative_or_error(value) == _canonical_or_error(value, str_keys=False)
+
+
+def test_nesting_deeper_than_the_stack_is_written_and_cleaned() -> None:
+    # Issue #14: parse_json's surrogate cleaning and the Python writer were
+    # recursive; 600 levels and a \u escape raised RecursionError (a 500).
+    depth = 5_000
+    value: Any = 'q\ud800"'
+    for level in range(depth):
+        value = {"a": value} if level % 2 else [value]
+    expected = '{"a":[' * (depth // 2) + '"q\ud800\\""' + "]}" * (depth // 2)
+    out: list[str] = []
+    canonical._write_iterative(value, out)
+    assert "".join(out) == expected
+    with pytest.raises(CanonicalizationError, match="lone surrogate"):
+        canonical_bytes(value)
+    text = '{"a":[' * 300 + '"\\ud800\\u0041"' + "]}" * 300
+    assert (
+        canonical_bytes(parse_json(text.encode()))
+        == ('{"a":[' * 300 + '"\ufffdA"' + "]}" * 300).encode()
+    )
