@@ -29,7 +29,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from notary_server.appkeys import CONFIG_KEY
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
 from notary_server.limits import LimitExceededError
-from notary_tuf._fields import decode_b64
+from notary_tuf._fields import INT64_MAX, INT64_MIN, decode_b64
 from notary_tuf.canonical import parse_json
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.gotime import GoTime
@@ -56,6 +56,8 @@ def _check_signed(signed: Any) -> None:
     version = signed.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         raise TypeError("version is not an integer")
+    if version is not None and not INT64_MIN <= version <= INT64_MAX:
+        raise TypeError("version does not fit a 64-bit integer")
 
 
 def _check_signatures(signatures: Any) -> None:

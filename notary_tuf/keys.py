@@ -230,12 +230,16 @@ class PublicKey:
         public: the decoded ``keyval.public`` bytes.
         null_public: ``keyval.public`` was JSON null rather than a string. Go
             hashes ``null`` instead of ``""`` into the key ID then.
+        private: ``keyval.private`` as received, None when null or absent. It
+            never enters the key ID nor any comparison; it is kept only because
+            Go writes it back when it re-serialises a parsed file.
         key_id: lowercase hex SHA-256 of the key's canonical JSON.
     """
 
     keytype: str
     public: bytes
     null_public: bool = field(default=False, kw_only=True)
+    private: bytes | None = field(default=None, kw_only=True, compare=False, repr=False)
     key_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -284,15 +288,19 @@ class PublicKey:
         if not isinstance(keyval, dict):
             raise KeyFormatError(f"{path}.keyval: expected an object")
         public = _decode_bytes(_field(keyval, "public"), f"{path}.keyval.public")
-        _decode_bytes(_field(keyval, "private"), f"{path}.keyval.private")
+        private = _decode_bytes(_field(keyval, "private"), f"{path}.keyval.private")
         if public is None:
-            return cls(keytype, b"", null_public=True)
-        return cls(keytype, public)
+            return cls(keytype, b"", null_public=True, private=private)
+        return cls(keytype, public, private=private)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the metadata form ``{"keytype": …, "keyval": {"private": None, …}}``."""
+        """Return the metadata form ``{"keytype": …, "keyval": {"private": …, "public": …}}``.
+
+        ``private`` is null unless the key was parsed from a file that held one.
+        """
         public = None if self.null_public else base64.b64encode(self.public).decode("ascii")
-        return {"keytype": self.keytype, "keyval": {"private": None, "public": public}}
+        private = None if self.private is None else base64.b64encode(self.private).decode("ascii")
+        return {"keytype": self.keytype, "keyval": {"private": private, "public": public}}
 
     @property
     def is_x509(self) -> bool:

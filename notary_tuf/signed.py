@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from notary_tuf._fields import decode_b64, get_str, require_object
+from notary_tuf._fields import NIL_BYTES, decode_b64, get_go_str, is_go_nil, require_object
 from notary_tuf.canonical import canonical_bytes, envelope_string, html_escape, parse_json
 from notary_tuf.encoding import encode_base64
 from notary_tuf.errors import FormatError, InvalidRoleNameError
@@ -36,7 +36,11 @@ class Signature:
     Attributes:
         keyid: the ID of the signing key.
         method: the signature scheme (``ecdsa``, ``rsapss``, ``eddsa``…), as written.
-        sig: the raw signature bytes.
+        sig: the raw signature bytes (:data:`NIL_BYTES` when null or absent).
+
+    Go decodes a signature into a struct, so a null or absent field is its zero
+    value and a null signature is an empty one; such signatures never verify
+    but, as in Go, do not make the file invalid while others meet the threshold.
     """
 
     keyid: str
@@ -48,12 +52,14 @@ class Signature:
         """Parse a signature object.
 
         Raises:
-            FormatError: a field is missing or malformed (bad base64 included).
+            FormatError: a field is malformed (bad base64 included).
         """
+        if data is None:
+            return cls(keyid="", method="", sig=NIL_BYTES)
         obj = require_object(data, path)
         return cls(
-            keyid=get_str(obj, "keyid", path),
-            method=get_str(obj, "method", path),
+            keyid=get_go_str(obj, "keyid", path),
+            method=get_go_str(obj, "method", path),
             sig=decode_b64(obj.get("sig"), f"{path}.sig"),
         )
 
@@ -64,9 +70,9 @@ class Signature:
             + envelope_string(self.keyid)
             + b',"method":'
             + envelope_string(self.method)
-            + b',"sig":"'
-            + encode_base64(self.sig).encode("ascii")
-            + b'"}'
+            + b',"sig":'
+            + (b"null" if is_go_nil(self.sig) else b'"' + encode_base64(self.sig).encode() + b'"')
+            + b"}"
         )
 
 

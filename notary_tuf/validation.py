@@ -12,15 +12,13 @@ Deliberate differences from Go, each recorded in an ADR:
 * The stored root's certificates are not checked for expiry when it is loaded
   as the trust anchor of an update (Go does, so a repository whose root
   certificates expired can never be updated again, not even to rotate them).
-* Snapshot meta for a role is taken over the exact stored bytes, not over a
-  re-serialisation (they are equal for every file the Go client produces).
+* Snapshot meta for a role is taken over the exact stored bytes, the bytes every
+  client downloads, not over Go's re-serialisation of the parsed file. The two
+  are equal for every file the Go client writes; for any other accepted upload
+  (trailing zeros in ``expires``, an unknown field) Go's server-made snapshot
+  names a file that cannot be fetched, ours names the one it serves (ADR 0017).
 * Versions above 2,147,483,647 are refused: they do not fit the ``version``
   column and made Go repositories unusable (Cure53 TUF-01-002).
-* An uploaded file must be byte-identical to what Go writes when it
-  re-serialises the parsed file. Go stores the bytes it received but hashes its
-  re-serialisation, so any other upload (an unknown field, whitespace, the
-  unsigned top-level key of Cure53 TUF-01-001) left the repository unusable.
-  Every file the Go client and ``docker trust`` produce passes.
 
 Errors raised are Go's five validation types (``ValidationError`` and its
 subclasses), with ``msg`` saying what failed.
@@ -30,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -48,7 +46,7 @@ from notary_tuf.errors import (
     VerificationError,
 )
 from notary_tuf.keys import PublicKey
-from notary_tuf.models import Root, Snapshot, Targets
+from notary_tuf.models import DelegatedRole, FileMeta, Root, Snapshot, Targets
 from notary_tuf.rolenames import (
     ROOT,
     SNAPSHOT,
@@ -183,6 +181,23 @@ class _RepoLoader:
         self.targets[role] = metadata
         self.unchecked[role] = _raw(metadata)
 
+    def declared_chain(self, role: str) -> list[DelegatedRole]:
+        """The declarations of ``role`` and of each delegating ancestor, from the loaded parents.
+
+        Raises:
+            InvalidRoleNameError: a parent does not declare its child.
+        """
+        chain = []
+        while role != TARGETS:
+            parent = self.targets.get(parent_role(role))
+            delegations = parent.signed.delegations if parent is not None else None
+            declared = delegations.get(role) if delegations is not None else None
+            if declared is None:
+                raise InvalidRoleNameError(f"tuf: invalid role {role}. delegation does not exist")
+            chain.append(declared)
+            role = parent_role(role)
+        return chain
+
     def _delegation_keys(self, role: str) -> tuple[dict[str, PublicKey], int]:
         """Return the keys and threshold the loaded parent declares for ``role``.
 
@@ -247,15 +262,6 @@ def _parse_upload(role: str, data: bytes, error_type: type[ValidationError]) -> 
         raise error_type(str(e)) from e
     if metadata.version > MAX_VERSION:
         raise error_type(f"{role} version {metadata.version} exceeds the maximum {MAX_VERSION}")
-    try:
-        relaid = metadata.go_bytes()
-    except NotaryTufError as e:  # e.g. a control character Go cannot write (found by fuzzing)
-        raise error_type(str(e)) from e
-    if relaid != data:
-        raise error_type(
-            f"{role} is not in the canonical file layout Go notary writes "
-            "(unknown or unsigned fields, whitespace, or a non-canonical order)"
-        )
     return metadata
 
 
@@ -344,22 +350,86 @@ def _targets_update(
     targets = _parse_upload(role, data, BadTargetsError)
     try:
         loader.load_targets(targets, allow_expired=False)
+        if role != TARGETS:
+            _check_paths(targets.signed, loader.declared_chain(role), current.get(role), role)
     except NotaryTufError as e:
         raise BadTargetsError(str(e)) from e
     return MetaUpdate(role=role, version=targets.version, data=data)
 
 
-def _snapshot_update(loader: _RepoLoader, data: bytes) -> Metadata[Snapshot]:
+def _check_paths(
+    targets: Targets, chain: list[DelegatedRole], stored: bytes | None, role: str
+) -> None:
+    """Refuse a delegation's new or changed targets outside its paths or any ancestor's.
+
+    Go's server does not check paths at all (its client ignores such targets when
+    reading). Entries the stored version already held unchanged are let through:
+    the Go client re-uploads them after the parent narrows the role's paths.
+
+    Raises:
+        BadTargetsError: a new or changed target is outside the delegated paths.
+    """
+    outside = [name for name in targets.targets if not all(d.allows_path(name) for d in chain)]
+    if not outside:
+        return
+    kept = Metadata.from_bytes(role, stored).signed.targets if stored is not None else {}
+    for name in outside:
+        if kept.get(name) != targets.targets[name]:
+            raise BadTargetsError(f"target {name!r} is outside the paths delegated to {role}")
+
+
+def _snapshot_update(
+    loader: _RepoLoader,
+    data: bytes,
+    *,
+    uploaded: Collection[str],
+    current_snapshot: Snapshot | None,
+) -> Metadata[Snapshot]:
     snapshot = _parse_upload(SNAPSHOT, data, BadSnapshotError)
     try:
         loader.load_snapshot(snapshot)
     except NotaryTufError as e:
         raise BadSnapshotError(str(e)) from e
+    if current_snapshot is not None:
+        _check_no_rollback(snapshot.signed, current_snapshot, uploaded)
     return snapshot
 
 
+def _check_no_rollback(snapshot: Snapshot, current: Snapshot, uploaded: Collection[str]) -> None:
+    """Refuse a snapshot that names another file than the current one for a role not uploaded.
+
+    The current snapshot names the current file of every role; a new snapshot may
+    name a new file only for a role uploaded with it, so an upload holding only a
+    snapshot cannot bring an older targets file back (Go accepts that). A role the
+    new snapshot leaves out is not checked here.
+
+    Raises:
+        BadSnapshotError: the snapshot names an older (or any other) file of a role.
+    """
+    for role, entry in current.meta.items():
+        if role in uploaded:
+            continue
+        named = snapshot.meta.get(role)
+        if named is not None and not _same_file(named, entry):
+            raise BadSnapshotError(
+                f"snapshot names a {role} that is not the current one, "
+                f"and no new {role} was uploaded with it"
+            )
+
+
+def _same_file(a: FileMeta, b: FileMeta) -> bool:
+    """True when the two entries share a digest algorithm and agree on every shared one."""
+    shared = [name for name in ("sha256", "sha512") if name in a.hashes and name in b.hashes]
+    return bool(shared) and all(a.hashes[name] == b.hashes[name] for name in shared)
+
+
 def validate_update(
-    *, gun: str, current: Mapping[str, bytes], uploads: Mapping[str, bytes], now: datetime
+    *,
+    gun: str,
+    current: Mapping[str, bytes],
+    uploads: Mapping[str, bytes],
+    now: datetime,
+    current_snapshot: Snapshot | None = None,
 ) -> ValidatedUpdate:
     """Decide whether ``uploads`` is a valid update of the repository ``gun``.
 
@@ -369,6 +439,8 @@ def validate_update(
             delegations; snapshot and timestamp are not needed).
         uploads: the uploaded files by role name; a timestamp is ignored, as in Go.
         now: the time to check expiry against.
+        current_snapshot: the current snapshot, if any: an uploaded snapshot must
+            name the same file for every role not uploaded with it.
 
     Returns:
         What to store, the root in force, and the files the server-generated
@@ -400,7 +472,9 @@ def validate_update(
 
     snapshot = None
     if SNAPSHOT in uploads:
-        snapshot = _snapshot_update(loader, uploads[SNAPSHOT])
+        snapshot = _snapshot_update(
+            loader, uploads[SNAPSHOT], uploaded=uploads.keys(), current_snapshot=current_snapshot
+        )
         to_store.append(MetaUpdate(role=SNAPSHOT, version=snapshot.version, data=uploads[SNAPSHOT]))
     if TIMESTAMP in uploads:
         logger.debug("ignoring uploaded timestamp for %s: the server always makes its own", gun)

@@ -44,9 +44,15 @@ _TRUST_UNAVAILABLE = "the trust service is unavailable"
 
 
 def _roles_to_load(uploads: Mapping[str, bytes]) -> set[str]:
-    """The stored files validation may need: root and every uploaded role's ancestors."""
+    """The stored files validation may need: root, every uploaded delegation and its ancestors.
+
+    An uploaded delegation's stored version tells which of its targets are old
+    (see ``notary_tuf.validation._check_paths``).
+    """
     needed = {ROOT}
     for uploaded in uploads:
+        if is_delegation(uploaded):
+            needed.add(uploaded)
         role = uploaded
         while role != TARGETS and is_delegation(role):
             role = parent_role(role)
@@ -198,7 +204,13 @@ async def apply_update(
         StorageError: the store failed.
     """
     current = await _read_current(store, gun, _roles_to_load(uploads))
-    validated = validate_update(gun=gun, current=current.files, uploads=uploads, now=now)
+    validated = validate_update(
+        gun=gun,
+        current=current.files,
+        uploads=uploads,
+        now=now,
+        current_snapshot=current.snapshot,
+    )
     updates = list(validated.updates)
     if validated.snapshot is not None:
         snapshot = uploads[SNAPSHOT]

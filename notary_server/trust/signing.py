@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 from notary_server.trust.base import KeyNotFoundError
+from notary_tuf.errors import CertificateError, ValidationError
 from notary_tuf.keys import signature_method_for
 from notary_tuf.models import Root, Snapshot, Targets, Timestamp
 from notary_tuf.signed import Metadata, Signature
@@ -57,13 +58,19 @@ async def sign_with_role(
 
     Raises:
         InsufficientSignaturesError: fewer than ``threshold`` keys are held.
+        ValidationError: a key labelled x509 holds no certificate.
         TrustServiceError: the trust service failed.
     """
     message = metadata.envelope.canonical
     signatures = []
     for keyid, key in keys.items():
         try:
-            sig = await crypto.sign(key.canonical_key_id, message)
+            canonical_id = key.canonical_key_id
+        except CertificateError as e:
+            # A root may label any key as x509 (Go: 400 ErrValidation from CanonicalKeyID).
+            raise ValidationError(f"{metadata.role} key {keyid}: {e}") from e
+        try:
+            sig = await crypto.sign(canonical_id, message)
         except KeyNotFoundError:
             continue
         signatures.append(Signature(keyid=keyid, method=signature_method_for(key.keytype), sig=sig))

@@ -3,7 +3,8 @@
 Every model keeps the fields it does not know (``unrecognized``) so that
 ``to_dict()`` gives back what was received, and offers ``to_dict(go_form=True)``:
 the dict whose canonical JSON is what Go notary writes when it re-serialises
-the parsed struct (unknown fields dropped, ``expires`` normalised).
+the parsed struct (unknown fields dropped, ``expires`` normalised, absent or
+null collections written as Go writes nil: see :mod:`notary_tuf._fields`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from notary_tuf._fields import (
+    NIL_MAP,
     decode_b64,
+    get_go_int,
+    get_go_map,
+    get_go_str_list,
     get_int,
-    get_nullable_str_list,
-    get_object,
     get_str,
+    go_value,
+    is_go_nil,
     require_object,
     unrecognized,
 )
@@ -59,8 +64,9 @@ class FileMeta:
 
     Attributes:
         length: the length in bytes, as recorded (Notary never checks it on the server).
-        hashes: algorithm name → digest; unknown algorithms are kept.
-        custom: the optional ``custom`` JSON value, or None when absent.
+        hashes: algorithm name → digest; unknown algorithms are kept. :data:`NIL_MAP`
+            when absent or null, a digest :data:`NIL_BYTES` when null (Go nil).
+        custom: the optional ``custom`` JSON value, or None when absent or null.
         unrecognized: fields this package does not model.
     """
 
@@ -73,18 +79,25 @@ class FileMeta:
 
     @classmethod
     def from_dict(cls, data: Any, path: str) -> FileMeta:
-        """Parse a FileMeta object.
+        """Parse a FileMeta object; null and absent members take Go's zero values.
 
         Raises:
-            FormatError: a field is missing or of the wrong type.
+            FormatError: a field is of the wrong type.
         """
+        if data is None:  # Go decodes null into the zero FileMeta
+            return cls(length=0, hashes=NIL_MAP)
         obj = require_object(data, path)
-        raw_hashes = get_object(obj, "hashes", path)
-        hashes = {
-            name: decode_b64(value, f"{path}.hashes.{name}") for name, value in raw_hashes.items()
-        }
+        raw_hashes = get_go_map(obj, "hashes", path)
+        hashes = (
+            NIL_MAP
+            if is_go_nil(raw_hashes)
+            else {
+                name: decode_b64(value, f"{path}.hashes.{name}")
+                for name, value in raw_hashes.items()
+            }
+        )
         return cls(
-            length=get_int(obj, "length", path),
+            length=get_go_int(obj, "length", path),
             hashes=hashes,
             custom=obj.get("custom"),
             unrecognized=unrecognized(obj, cls._KNOWN),
@@ -102,7 +115,14 @@ class FileMeta:
         """Return the JSON object (see the module docstring for ``go_form``)."""
         out: dict[str, Any] = {} if go_form else dict(self.unrecognized)
         out["length"] = self.length
-        out["hashes"] = {name: encode_base64(digest) for name, digest in self.hashes.items()}
+        out["hashes"] = (
+            None
+            if is_go_nil(self.hashes)
+            else {
+                name: None if is_go_nil(digest) else encode_base64(digest)
+                for name, digest in self.hashes.items()
+            }
+        )
         if self.custom is not None:
             out["custom"] = self.custom
         return out
@@ -138,15 +158,14 @@ class RoleKeys:
     """The key IDs and threshold of a role (Go ``RootRole``).
 
     Attributes:
-        keyids: key IDs allowed to sign for the role, in the order received.
-        keyids_null: the list was JSON ``null`` (a Go nil slice); written back as such.
+        keyids: key IDs allowed to sign for the role, in the order received;
+            :data:`NIL_LIST` when absent or null (a Go nil slice, written back as null).
         threshold: how many distinct keys must sign.
         unrecognized: fields this package does not model.
     """
 
     keyids: tuple[str, ...]
     threshold: int
-    keyids_null: bool = False
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     _KNOWN = frozenset({"keyids", "threshold"})
@@ -159,18 +178,16 @@ class RoleKeys:
             FormatError: a field is missing or of the wrong type.
         """
         obj = require_object(data, path)
-        keyids = get_nullable_str_list(obj, "keyids", path)
         return cls(
-            keyids=keyids or (),
+            keyids=get_go_str_list(obj, "keyids", path),
             threshold=get_int(obj, "threshold", path),
-            keyids_null=keyids is None,
             unrecognized=unrecognized(obj, cls._KNOWN),
         )
 
     def to_dict(self, *, go_form: bool = False) -> dict[str, Any]:
         """Return the JSON object (see the module docstring for ``go_form``)."""
         out: dict[str, Any] = {} if go_form else dict(self.unrecognized)
-        out["keyids"] = None if self.keyids_null else list(self.keyids)
+        out["keyids"] = go_list(self.keyids)
         out["threshold"] = self.threshold
         return out
 
@@ -218,6 +235,11 @@ class CommonFields:
         return cls(type=type_, version=version, expires=expires)
 
 
+def go_list(items: tuple[Any, ...]) -> list[Any] | None:
+    """A tuple field as JSON: null for a Go nil slice, else a list."""
+    return None if is_go_nil(items) else list(items)
+
+
 def parse_keys(data: Any, path: str) -> dict[str, PublicKey]:
     """Parse a key ID → key map; IDs are checked against the keys only when verifying.
 
@@ -230,9 +252,25 @@ def parse_keys(data: Any, path: str) -> dict[str, PublicKey]:
     }
 
 
-def keys_to_dict(keys: Mapping[str, PublicKey]) -> dict[str, Any]:
-    """Return a key ID → key map in its JSON form."""
-    return {keyid: key.to_dict() for keyid, key in keys.items()}
+def get_go_keys(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, PublicKey]:
+    """Parse a Go ``data.Keys`` field, which has its own JSON decoder.
+
+    Absent leaves Go's nil map (written back as ``null``), but ``null`` reaches
+    ``Keys.UnmarshalJSON``, which always stores an empty, non-nil map (written
+    back as ``{}``).
+
+    Raises:
+        FormatError: the field is not an object, or a key object is malformed.
+    """
+    if key not in obj:
+        return NIL_MAP
+    value = obj[key]
+    return {} if value is None else parse_keys(value, f"{path}.{key}")
+
+
+def keys_to_dict(keys: Mapping[str, PublicKey]) -> dict[str, Any] | None:
+    """Return a key ID → key map in its JSON form (null for a Go nil map)."""
+    return go_value(keys) if is_go_nil(keys) else {k: key.to_dict() for k, key in keys.items()}
 
 
 def expires_value(expires: GoTime, *, go_form: bool) -> str:

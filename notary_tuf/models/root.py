@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from notary_tuf._fields import get_bool, get_object, require_object, unrecognized
+from notary_tuf._fields import get_go_bool, get_object, require_object, unrecognized
 from notary_tuf.errors import FormatError
 from notary_tuf.gotime import GoTime
 from notary_tuf.keys import PublicKey
@@ -14,8 +14,8 @@ from notary_tuf.models.common import (
     CommonFields,
     RoleKeys,
     expires_value,
+    get_go_keys,
     keys_to_dict,
-    parse_keys,
 )
 from notary_tuf.rolenames import BASE_ROLES, ROOT
 
@@ -58,7 +58,7 @@ class Root:
         obj = require_object(data, f"{role}.signed")
         common = CommonFields.parse(obj, expected_type=cls.TYPE, role=role)
         path = f"{role}.signed"
-        keys = parse_keys(get_object(obj, "keys", path), f"{path}.keys")
+        keys = get_go_keys(obj, "keys", path)
         raw_roles = get_object(obj, "roles", path)
         roles = {
             name: RoleKeys.from_dict(value, f"{path}.roles.{name}")
@@ -73,7 +73,7 @@ class Root:
             expires=common.expires,
             keys=keys,
             roles=roles,
-            consistent_snapshot=get_bool(obj, "consistent_snapshot", path, default=False),
+            consistent_snapshot=get_go_bool(obj, "consistent_snapshot", path),
             unrecognized=unrecognized(obj, cls._KNOWN),
         )
 

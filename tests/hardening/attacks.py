@@ -169,6 +169,15 @@ def _delegation_version(delta: int) -> Callable[[RepoBuilder], Sent]:
     return build
 
 
+def _snapshot_only_naming_old_targets(b: RepoBuilder) -> Sent:
+    # Issue #14 item 2: a newer snapshot alone, naming the bytes of targets v1 again.
+    # Go accepts it and then serves targets v1 as the current targets.
+    old_targets = b.history[TARGETS][0]
+    model = b.snapshot_model({TARGETS: old_targets})
+    assert b.snapshot_signer is not None
+    return Sent([(SNAPSHOT, sign_model(SNAPSHOT, model, [b.snapshot_signer]))])
+
+
 def _old_timestamp_only(b: RepoBuilder) -> Sent:
     # A replayed timestamp is ignored: without a snapshot nothing can be stored.
     return Sent([(TIMESTAMP, b.current[SNAPSHOT])])
@@ -362,6 +371,13 @@ ATTACKS: dict[str, Attack] = {
         _delegation_version(-1), "VERSION", prepare=_publish_delegation_twice
     ),
     "rollback-timestamp-replay": Attack(_old_timestamp_only, "INVALID_UPDATE", "ErrBadHierarchy"),
+    # Go accepts this one and serves the old targets afterwards (issue #14 item 2)
+    "rollback-snapshot-only-old-targets": Attack(
+        _snapshot_only_naming_old_targets,
+        "INVALID_UPDATE",
+        "ErrBadSnapshot",
+        prepare=_publish_targets_twice,
+    ),
     # freeze: expired metadata
     "freeze-root": Attack(_expired_root, "INVALID_UPDATE", "ErrBadRoot"),
     "freeze-targets": Attack(_expired_targets, "INVALID_UPDATE", "ErrBadTargets"),

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from notary_tuf.signed import Metadata
 from tests.hardening.attacks import (
     ATTACKS,
     GUN,
@@ -38,13 +37,13 @@ if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
     from notary_server.storage.memory import MemoryMetaStore
     from notary_server.storage.postgres import PostgresMetaStore
-    from notary_tuf.models import Targets
     from tests.interop.repo_builder import RepoBuilder
     from tests.server.helpers import AppClient, ClientFactory
 
 PG_SUBSET = (
     "rollback-root-equal",
     "rollback-targets-lower",
+    "rollback-snapshot-only-old-targets",
     "rollback-delegation-equal",
     "freeze-snapshot",
     "mix-and-match",
@@ -159,32 +158,73 @@ async def test_version_2_31_minus_1_is_accepted(
 # ------------------------------------------------------------------ delegation paths
 
 
-async def test_delegation_target_outside_its_paths_is_stored_as_go_does(
+async def _refused_unchanged(
+    client: AppClient, store: MetaStore, builder: RepoBuilder, roles: tuple[str, ...]
+) -> None:
+    parts = builder.publish(*roles)
+    before = await store_state(store)
+    response = await client.post(tuf_url(builder.gun), data=form(parts.items()))
+    assert response.status == 400, await response.text()
+    error = await error_of(response)
+    assert error["code"] == "INVALID_UPDATE"
+    detail = error["detail"]
+    assert isinstance(detail, dict)
+    assert detail["Name"] == "ErrBadTargets"
+    assert "outside the paths" in json.dumps(detail)
+    assert await store_state(store) == before
+
+
+async def test_delegated_target_outside_its_paths_is_refused(
     make_client: ClientFactory, memory_store: MemoryMetaStore
 ) -> None:
-    # Decision (ADR 0012): like Go, the server does not check a delegation's
-    # targets against the paths its parent grants (TUF spec §2.4 leaves that to
-    # clients, and Go's client drops such targets). Enforcing it would refuse
-    # uploads Go accepts, e.g. a delegation whose paths the parent narrowed later.
+    # Go stores it (its client then ignores the target); we refuse it (ADR 0012, item 3).
     client = await make_client(memory_store)
     builder = await published_repo(client)
-    builder.delegate(RELEASES, [SigningKey.generate()], paths=("releases/",))
-    builder.add_target("releases/ok", b"ok", RELEASES)
-    builder.add_target("elsewhere/evil", b"evil", RELEASES)
-    parts = await publish(client, builder, TARGETS, RELEASES)
-    stored: Metadata[Targets] = Metadata.from_bytes(
-        RELEASES, (await memory_store.get_current(GUN, RELEASES)).data
-    )
-    assert set(stored.signed.targets) == {"releases/ok", "elsewhere/evil"}
-    assert parts[RELEASES] == (await memory_store.get_current(GUN, RELEASES)).data
-    # What a client trusts is decided by the parent's paths, which it verifies.
-    parent: Metadata[Targets] = Metadata.from_bytes(
-        TARGETS, (await memory_store.get_current(GUN, TARGETS)).data
-    )
-    assert parent.signed.delegations is not None
-    declared = parent.signed.delegations.get(RELEASES)
-    assert declared is not None
-    assert declared.paths == ("releases/",)
+    key = SigningKey.generate()
+    builder.delegate(RELEASES, [key], paths=("allowed/",))
+    builder.add_target("allowed/a", b"a", RELEASES)
+    await publish(client, builder, TARGETS, RELEASES)
+
+    builder.add_target("evil/x", b"evil", RELEASES)
+    await _refused_unchanged(client, memory_store, builder, (RELEASES,))
+    del builder.targets[RELEASES]["evil/x"]
+    builder.add_target("allowed/b", b"b", RELEASES)
+    await publish(client, builder, RELEASES)
+
+
+async def test_nested_delegated_target_must_be_within_every_ancestor(
+    make_client: ClientFactory, memory_store: MemoryMetaStore
+) -> None:
+    client = await make_client(memory_store)
+    builder = await published_repo(client)
+    builder.delegate(RELEASES, [SigningKey.generate()], paths=("app/",))
+    nested = f"{RELEASES}/team"
+    builder.delegate(nested, [SigningKey.generate()], paths=("app/team/", "other/"))
+    builder.add_target("app/team/ok", b"ok", nested)
+    await publish(client, builder, TARGETS, RELEASES, nested)
+
+    builder.add_target("other/x", b"x", nested)  # in its own paths, not in its parent's
+    await _refused_unchanged(client, memory_store, builder, (nested,))
+
+
+async def test_targets_kept_after_the_parent_narrows_the_paths_still_publish(
+    make_client: ClientFactory, memory_store: MemoryMetaStore
+) -> None:
+    # The Go client's `delegation remove --paths` narrows the parent's grant; the
+    # delegation's next publish re-uploads its older targets, now outside the paths.
+    client = await make_client(memory_store)
+    builder = await published_repo(client)
+    key = SigningKey.generate()
+    builder.delegate(RELEASES, [key], paths=("old/", "new/"))
+    builder.add_target("old/a", b"a", RELEASES)
+    await publish(client, builder, TARGETS, RELEASES)
+    builder.delegate(RELEASES, [key], paths=("new/",))
+    await publish(client, builder, TARGETS)
+
+    builder.add_target("new/b", b"b", RELEASES)
+    await publish(client, builder, RELEASES)
+    builder.add_target("old/a", b"changed", RELEASES)  # an old name, new content: refused
+    await _refused_unchanged(client, memory_store, builder, (RELEASES,))
 
 
 # ------------------------------------------------------------------ GUNs

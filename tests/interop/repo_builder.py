@@ -148,6 +148,7 @@ class RepoBuilder:
     targets: dict[str, dict[str, FileMeta]] = field(default_factory=lambda: {TARGETS: {}})
     delegations: dict[str, tuple[DelegatedRole, list[SigningKey]]] = field(default_factory=dict)
     current: dict[str, bytes] = field(default_factory=dict)
+    history: dict[str, list[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Make the root key (CN = GUN) and, for a client-held snapshot, its key."""
@@ -298,8 +299,11 @@ class RepoBuilder:
         return parts
 
     def accept(self, parts: Mapping[str, bytes]) -> None:
-        """Record that the server stored ``parts``."""
-        self.current.update({role: data for role, data in parts.items() if role != TIMESTAMP})
+        """Record that the server stored ``parts`` (and keep each role's earlier files)."""
+        for role, data in parts.items():
+            if role != TIMESTAMP:
+                self.current[role] = data
+                self.history.setdefault(role, []).append(data)
 
 
 def _sign(role: str, model: Root | Targets | Snapshot, keys: Sequence[SigningKey]) -> bytes:
