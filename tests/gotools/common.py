@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Mapping
@@ -47,6 +48,21 @@ def require_go_tools() -> None:
     if not missing:
         return
     reason = f"Go notary tools missing ({', '.join(map(str, missing))}); {APT_HINT}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def require_docker_cli() -> str:
+    """Return the docker CLI's path; skip (or fail on CI) when it is not installed.
+
+    The CLI needs no daemon for ``docker trust`` and for the trust-resolution step
+    of ``DOCKER_CONTENT_TRUST=1 docker pull``; the project machines ship it.
+    """
+    docker = shutil.which("docker")
+    if docker is not None:
+        return docker
+    reason = "the docker CLI is not installed (the project machines ship it)"
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)

@@ -72,17 +72,6 @@ def _repo() -> tuple[RepoBuilder, dict[str, bytes], dict[str, bytes]]:
     return builder, first, builder.publish(TARGETS, RELEASES)
 
 
-def _signers(builder: RepoBuilder, role: str) -> list[SigningKey]:
-    if role == ROOT:
-        return builder.root_keys
-    if role == TARGETS:
-        return builder.targets_keys
-    if role == SNAPSHOT:
-        assert builder.snapshot_signer is not None
-        return [builder.snapshot_signer]
-    return builder.delegations[role][1]
-
-
 def test_validate_update_survives_mutated_uploads() -> None:
     rng = random.Random(SEED)  # noqa: S311 - seeded: reproducible
     builder, first, update = _repo()
@@ -93,7 +82,7 @@ def test_validate_update_survives_mutated_uploads() -> None:
         current, base = bases[index % 2]
         uploads = dict(base)
         for role in rng.sample(sorted(uploads), rng.randint(1, 2)):
-            uploads[role] = mutate_file(rng, uploads[role], _signers(builder, role))
+            uploads[role] = mutate_file(rng, uploads[role], builder.signers(role))
         stray = rng.random() < 0.02
         if stray:
             uploads[rng.choice(("foo", "targets/x", "timestamp", "Targets"))] = base[TARGETS]
@@ -162,7 +151,7 @@ def test_generated_metadata_is_refused_cleanly(signed: dict[str, Any], role: str
     builder, _, update = _FUZZ_BUILDER[0]
     _HYPOTHESIS_COUNT[0] += 1
     try:
-        data = sign_signed(signed, _signers(builder, role))
+        data = sign_signed(signed, builder.signers(role))
     except NotaryTufError:  # not canonically encodable (e.g. a float): send it unsigned
         data = json.dumps({"signed": signed, "signatures": []}).encode()
     uploads = dict(update) | {role: data}

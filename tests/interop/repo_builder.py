@@ -170,6 +170,17 @@ class RepoBuilder:
         assert self.snapshot_signer is not None
         return self.snapshot_signer.public
 
+    def signers(self, role: str) -> list[SigningKey]:
+        """The keys that sign ``role`` (root, targets, a client-held snapshot, a delegation)."""
+        if role == ROOT:
+            return self.root_keys
+        if role == TARGETS:
+            return self.targets_keys
+        if role == SNAPSHOT:
+            assert self.snapshot_signer is not None, "the server manages this snapshot"
+            return [self.snapshot_signer]
+        return self.delegations[role][1]
+
     def next_version(self, role: str) -> int:
         """The version after the one the server holds (1 for a new role)."""
         held = self.current.get(role)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.gotools import NotaryCLI, require_go_tools
+from tests.gotools import NotaryCLI, require_docker_cli, require_go_tools
 from tests.gotools.common import DEFAULT_PASSPHRASE, no_proxy_env
 from tests.ourserver import OurNotaryServer
 
@@ -42,11 +42,7 @@ RELEASES = "targets/releases"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OurNotaryServer]:
     require_go_tools()
-    if DOCKER is None:
-        reason = "the docker CLI is not installed (the project machines ship it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_docker_cli()
     with OurNotaryServer(tmp_path_factory.mktemp("docker-trust"), storage="sqlite3") as srv:
         yield srv
 
