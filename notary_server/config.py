@@ -30,6 +30,13 @@ from notary_server.auth.certs import (
     load_signing_material,
 )
 from notary_server.auth.htpasswd import Htpasswd, HtpasswdError
+from notary_server.auth.login_limit import (
+    DEFAULT_CLIENT_BURST,
+    DEFAULT_CLIENT_PER_MINUTE,
+    DEFAULT_LIMIT_ENTRIES,
+    DEFAULT_USER_BURST,
+    DEFAULT_USER_PER_MINUTE,
+)
 from notary_server.cache import DEFAULT_MAX_BYTES
 from notary_server.limit_settings import LimitsConfig
 
@@ -113,7 +120,11 @@ class TokenAuthConfig:
     """``auth.options`` for ``auth.type`` "token" (Go's docker/distribution token auth).
 
     ``htpasswd``, ``issuer_key`` and ``issuer_cert`` (all or none) enable the
-    built-in token issuer at :attr:`issuer_path` (beyond Go, ADR 0008).
+    built-in token issuer at :attr:`issuer_path` (beyond Go, ADR 0008). Its failed
+    logins are limited per client address (``login_client_burst``,
+    ``login_client_per_minute``) and per user name (``login_user_burst``,
+    ``login_user_per_minute``), each table keeping at most ``login_limit_entries``
+    buckets; a burst of 0 turns that limit off.
     """
 
     realm: str
@@ -125,6 +136,11 @@ class TokenAuthConfig:
     issuer_key: Path | None = None
     issuer_cert: Path | None = None
     token_ttl: int = DEFAULT_TOKEN_TTL
+    login_client_burst: int = DEFAULT_CLIENT_BURST
+    login_client_per_minute: float = DEFAULT_CLIENT_PER_MINUTE
+    login_user_burst: int = DEFAULT_USER_BURST
+    login_user_per_minute: float = DEFAULT_USER_PER_MINUTE
+    login_limit_entries: int = DEFAULT_LIMIT_ENTRIES
 
     @property
     def builtin_issuer(self) -> bool:
@@ -379,9 +395,33 @@ def _auth(reader: _Reader) -> TokenAuthConfig | None:
         issuer_key=reader.path("auth.options.issuer_key"),
         issuer_cert=reader.path("auth.options.issuer_cert"),
         token_ttl=reader.integer("auth.options.token_ttl", DEFAULT_TOKEN_TTL),
+        **_login_limits(reader),
     )
     _check_builtin_issuer(config, roots)
     return config
+
+
+def _login_limits(reader: _Reader) -> dict[str, Any]:
+    """``auth.options.login_*``: the built-in issuer's failed-login limits."""
+    limits: dict[str, Any] = {}
+    for kind, burst, per_minute in (
+        ("client", DEFAULT_CLIENT_BURST, DEFAULT_CLIENT_PER_MINUTE),
+        ("user", DEFAULT_USER_BURST, DEFAULT_USER_PER_MINUTE),
+    ):
+        key = f"login_{kind}_burst"
+        limits[key] = reader.integer(f"auth.options.{key}", burst)
+        if limits[key] < 0:
+            raise ConfigError(f"auth.options.{key}: must be at least 0 (0 turns it off)")
+        key = f"login_{kind}_per_minute"
+        limits[key] = _number(reader, f"auth.options.{key}", per_minute, minimum=0.0)
+        if limits[key] <= 0:
+            raise ConfigError(f"auth.options.{key}: must be more than 0")
+    limits["login_limit_entries"] = reader.integer(
+        "auth.options.login_limit_entries", DEFAULT_LIMIT_ENTRIES
+    )
+    if limits["login_limit_entries"] < 1:
+        raise ConfigError("auth.options.login_limit_entries: must be at least 1")
+    return limits
 
 
 def _check_builtin_issuer(config: TokenAuthConfig, roots: tuple[x509.Certificate, ...]) -> None:

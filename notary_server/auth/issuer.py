@@ -9,6 +9,12 @@ a request without credentials gets a token granting nothing (the notary CLI
 fetches an anonymous token first for read-only commands and only then retries
 with credentials); wrong credentials get a 401.
 
+Failed logins are limited per client address and per user name
+(:mod:`~notary_server.auth.login_limit`): over the limit, a request with
+credentials gets a 429 with docker/distribution's ``TOOMANYREQUESTS`` envelope
+and ``Retry-After``, before its password is checked. Anonymous requests are
+never limited here (they check no password).
+
 Tokens are signed with the issuer key (ES256/ES384/ES512 by curve, RS256 for
 RSA) and carry the issuer certificate chain in ``x5c``, which must verify up to
 ``rootcertbundle``, so the server's own verifier (and Go's) accepts them.
@@ -21,6 +27,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,10 +40,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from notary_server.auth.certs import IssuerError, SigningKey, load_signing_material, x5c_entry
 from notary_server.auth.htpasswd import Htpasswd
 from notary_server.auth.libtrust import jose_b64encode, key_id, supported_key
+from notary_server.auth.login_limit import (
+    FailureBuckets,
+    LoginLimiter,
+    LoginRefusal,
+    client_key,
+)
 from notary_server.errors import ApiError, ErrorCode, go_json
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from notary_server.config import TokenAuthConfig
 
@@ -84,16 +97,41 @@ class TokenIssuer:
         key: SigningKey,
         chain: Sequence[x509.Certificate],
         users: Htpasswd,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Issue tokens for ``config.service``/``config.issuer`` signed with ``key``."""
+        """Issue tokens for ``config.service``/``config.issuer`` signed with ``key``.
+
+        ``clock`` (seconds, monotonic) drives the failed-login limits.
+        """
         self.config = config
         self.key = key
         self.users = users
+        entries = config.login_limit_entries
+        self.login_limiter = LoginLimiter(
+            FailureBuckets(
+                burst=config.login_client_burst,
+                per_minute=config.login_client_per_minute,
+                entries=entries,
+                clock=clock,
+            ),
+            FailureBuckets(
+                burst=config.login_user_burst,
+                per_minute=config.login_user_per_minute,
+                entries=entries,
+                clock=clock,
+            ),
+        )
         self._x5c = [x5c_entry(c.public_bytes(serialization.Encoding.DER)) for c in chain]
         self._kid = key_id(supported_key(key.public_key()))
 
     @classmethod
-    def from_config(cls, config: TokenAuthConfig, roots: Sequence[x509.Certificate]) -> TokenIssuer:
+    def from_config(
+        cls,
+        config: TokenAuthConfig,
+        roots: Sequence[x509.Certificate],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> TokenIssuer:
         """Load the key, certificate and htpasswd file named by ``config``.
 
         Raises:
@@ -102,7 +140,9 @@ class TokenIssuer:
         if config.htpasswd is None or config.issuer_key is None or config.issuer_cert is None:
             raise IssuerError("the built-in issuer needs htpasswd, issuer_key and issuer_cert")
         key, chain = load_signing_material(config.issuer_key, config.issuer_cert, roots)
-        return cls(config=config, key=key, chain=chain, users=Htpasswd.load(config.htpasswd))
+        users = Htpasswd.load(config.htpasswd)
+        users.dummy_hash()  # now, so that the first unknown user does not pay for it
+        return cls(config=config, key=key, chain=chain, users=users, clock=clock)
 
     def _algorithm(self) -> str:
         if isinstance(self.key, rsa.RSAPrivateKey):
@@ -145,33 +185,54 @@ class TokenIssuer:
 
         Raises:
             ApiError: credentials that are malformed or wrong (401).
+            _LoginLimitedError: too many failed logins from this client or for this user.
         """
         header = request.headers.get(hdrs.AUTHORIZATION)
         if header is None:
             return ""
+        client = client_key(request.remote)
         try:
             credentials = BasicAuth.decode(header)
         except ValueError as e:
+            self._acquire(client, None)
             raise ApiError(ErrorCode.UNAUTHORIZED) from e
         user: str = credentials.login
+        self._acquire(client, user)
         if not await asyncio.to_thread(self.users.check, user, credentials.password):
             logger.info("token request: bad credentials for user %r", user)
             raise ApiError(ErrorCode.UNAUTHORIZED)
+        self.login_limiter.release(client, user)
         return user
 
+    def _acquire(self, client: str, user: str | None) -> None:
+        refusal = self.login_limiter.acquire(client, user)
+        if refusal is not None:
+            logger.info(
+                "token request: too many failed logins (%s) from %r for user %r",
+                refusal.limit,
+                client,
+                user,
+            )
+            raise _LoginLimitedError(refusal)
+
+    def _unauthorized(self, error: ApiError) -> web.Response:
+        response = web.Response(
+            status=error.code.status,
+            body=go_json(error.body()) + b"\n",
+            content_type="application/json",
+            charset="utf-8",
+        )
+        response.headers[hdrs.WWW_AUTHENTICATE] = f'Basic realm="{self.config.service}"'
+        return response
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """``GET <realm>?service=...&scope=...``: answer with a token or a 401/400."""
+        """``GET <realm>?service=...&scope=...``: answer with a token or a 401/400/429."""
         try:
             subject = await self._authenticate(request)
         except ApiError as error:
-            response = web.Response(
-                status=error.code.status,
-                body=go_json(error.body()) + b"\n",
-                content_type="application/json",
-                charset="utf-8",
-            )
-            response.headers[hdrs.WWW_AUTHENTICATE] = f'Basic realm="{self.config.service}"'
-            return response
+            return self._unauthorized(error)
+        except _LoginLimitedError as limited:
+            return _too_many_failures(limited.refusal)
         service = request.query.get("service", self.config.service)
         if service != self.config.service:
             raise ApiError(ErrorCode.INVALID_PARAMETERS, f"unknown service {service!r}")
@@ -185,3 +246,32 @@ class TokenIssuer:
             "issued_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
         return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+class _LoginLimitedError(Exception):
+    """Raised inside :meth:`TokenIssuer._authenticate` for a login over the failure limit."""
+
+    def __init__(self, refusal: LoginRefusal) -> None:
+        super().__init__(refusal.limit)
+        self.refusal = refusal
+
+
+def _too_many_failures(refusal: LoginRefusal) -> web.Response:
+    """The 429 for a refused login: the envelope and code of the server's rate limit (ADR 0012)."""
+    body = {
+        "errors": [
+            {
+                "code": "TOOMANYREQUESTS",
+                "message": "too many requests",
+                "detail": {"limit": refusal.limit},
+            }
+        ]
+    }
+    response = web.Response(
+        status=429,
+        body=go_json(body) + b"\n",
+        content_type="application/json",
+        charset="utf-8",
+    )
+    response.headers[hdrs.RETRY_AFTER] = str(refusal.retry_after)
+    return response
