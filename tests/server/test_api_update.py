@@ -7,6 +7,7 @@ contents are compared before and after every rejected upload.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -19,6 +20,7 @@ import aiohttp
 import pytest
 
 from notary_server.handlers.metadata import format_last_modified
+from notary_server.services.updates import VALIDATE_IN_THREAD_BYTES
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
 from notary_tuf.validation import MetaUpdate
@@ -572,3 +574,52 @@ async def test_upload_larger_than_aiohttp_default_body_limit(client: AppClient) 
     response = await upload(client, GUN, parts)
     assert response.status == 200, await response.text()
     assert (await get_ok(client, "targets.json"))[0] == parts[TARGETS]
+
+
+@pytest.fixture
+def validations_in_thread(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """How many times ``validate_update`` was handed to a worker thread (one entry each)."""
+    handed: list[str] = []
+    real = asyncio.to_thread
+
+    async def spy(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(func, "func", func).__name__
+        if name == "validate_update":
+            handed.append(name)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    return handed
+
+
+async def test_large_upload_is_validated_off_the_event_loop(
+    client: AppClient, validations_in_thread: list[str]
+) -> None:
+    # Issue #14 item 7: a 2 MB file takes a few hundred ms to check; the loop stays free.
+    builder = await new_builder(client)
+    for index in range(3_000):
+        builder.add_target(f"artifact-{index:05d}", b"%d" % index)
+    parts = builder.publish()
+    assert sum(map(len, parts.values())) > VALIDATE_IN_THREAD_BYTES
+
+    response = await upload(client, GUN, parts)
+
+    assert response.status == 200, await response.text()
+    assert validations_in_thread == ["validate_update"]
+    builder.accept(parts)
+    builder.add_target("one-more", b"x")
+    bad = tamper_signatures(builder.targets_file(), flip_first_sig_byte)
+    response = await upload(
+        client, GUN, {TARGETS: bad, SNAPSHOT: builder.snapshot_file({TARGETS: bad})}
+    )
+    assert response.status == 400  # a refusal raised in the thread is Go's answer as ever
+    assert json.loads(await response.read())["errors"][0]["code"] == "INVALID_UPDATE"
+    assert validations_in_thread == ["validate_update", "validate_update"]
+
+
+async def test_small_upload_is_validated_on_the_loop(
+    client: AppClient, validations_in_thread: list[str]
+) -> None:
+    published = await publish_new(client)
+    assert sum(map(len, published.parts.values())) < VALIDATE_IN_THREAD_BYTES
+    assert validations_in_thread == []
