@@ -22,6 +22,7 @@ from notary_server.auth import controller as auth
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
 from notary_server.gun import WRITE_METHODS, gun_problem, write_path_problem
 from notary_server.handlers import health
+from notary_server.handlers.keys import KEY_MINTING_KEY
 from notary_server.limits import LIMITER_KEY, RateLimiter
 from notary_server.maintenance import maintenance_ctx
 from notary_server.metrics import ServerMetrics
@@ -29,6 +30,7 @@ from notary_server.metrics_listener import metrics_listener_ctx, serve_metrics
 from notary_server.middlewares import OPERATION_KEY, request_middleware
 from notary_server.routes import CATCH_ALL_METHODS, clean_path, match_route
 from notary_server.services.current import open_reader
+from notary_server.services.keys import KeyCreationBudget, KeyMinting
 from notary_server.services.warm import warm_chains
 from notary_server.storage import StorageError, open_store
 from notary_server.trust.local import LocalCryptoService
@@ -151,6 +153,12 @@ def create_app(
         app[LIMITER_KEY] = RateLimiter(
             limits.rate_per_second, limits.burst, clients=limits.rate_clients
         )
+    budget = None
+    if limits.key_creation_per_second > 0:  # on by default, also without the rate limit
+        budget = KeyCreationBudget(
+            limits.key_creation_per_second, limits.key_creation_burst, clients=limits.rate_clients
+        )
+    app[KEY_MINTING_KEY] = KeyMinting(budget)
     app[METRICS_KEY] = ServerMetrics(gun_labels=config.metrics.gun_labels)
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -547,6 +547,15 @@ def _limits(reader: _Reader) -> LimitsConfig:
         rate_per_second=_number(reader, "limits.rate.requests_per_second", 0.0, minimum=0.0),
         rate_burst=_number(reader, "limits.rate.burst", 0.0, minimum=0.0),
         rate_clients=clients,
+        key_creation_per_second=_number(
+            reader,
+            "limits.key_creation.per_second",
+            defaults.key_creation_per_second,
+            minimum=0.0,
+        ),
+        key_creation_burst=_number(
+            reader, "limits.key_creation.burst", defaults.key_creation_burst, minimum=1.0
+        ),
     )
 
 

@@ -25,6 +25,11 @@ DEFAULT_MAX_CHANGEFEED_RECORDS: Final = 10_000
 DEFAULT_RATE_CLIENTS: Final = 10_000
 """Most client addresses whose token buckets are kept (least recently seen dropped first)."""
 
+DEFAULT_KEY_CREATION_PER_SECOND: Final = 1.0
+"""Keys a client may have created per second, sustained (ADR 0021; 0 turns the budget off)."""
+DEFAULT_KEY_CREATION_BURST: Final = 1000.0
+"""Keys a client may have created at once: a CI initialising hundreds of repositories."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LimitsConfig:
@@ -33,7 +38,10 @@ class LimitsConfig:
     Keys: ``max_body_bytes``, ``max_parts``, ``max_metadata_bytes``,
     ``max_targets_per_file``, ``max_changefeed_records``,
     ``rate.requests_per_second`` (0, the default, turns the rate limit off),
-    ``rate.burst`` (default: twice the rate, at least 1) and ``rate.clients``.
+    ``rate.burst`` (default: twice the rate, at least 1) and ``rate.clients``;
+    ``key_creation.per_second`` and ``key_creation.burst``: the budget of
+    requests that create a key (ADR 0021), on even when the rate limit is off
+    (a per second of 0 turns it off), over ``rate.clients`` client buckets.
     """
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -44,6 +52,8 @@ class LimitsConfig:
     rate_per_second: float = 0.0
     rate_burst: float = 0.0
     rate_clients: int = DEFAULT_RATE_CLIENTS
+    key_creation_per_second: float = DEFAULT_KEY_CREATION_PER_SECOND
+    key_creation_burst: float = DEFAULT_KEY_CREATION_BURST
 
     @property
     def burst(self) -> float:

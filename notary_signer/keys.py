@@ -13,7 +13,11 @@ maps its errors to gRPC codes.
   backend always generates. Ours generates unless told otherwise, so a caller
   that cannot say what it wants (Go's server) always gets a key nobody was
   given before, and our server asks for reuse only on ``GET {role}.key``
-  (:data:`notary_signer.servicers.CREATE_MODE_METADATA`).
+  (:data:`notary_signer.servicers.CREATE_MODE_METADATA`). Get-or-create is
+  atomic (ADR 0021): concurrent callers for one GUN, role and algorithm wait
+  for each other in this process, and the store inserts a new key only while
+  none is pending (an advisory lock on PostgreSQL, ``BEGIN IMMEDIATE`` on
+  SQLite), so replicas on one database hand out one pending key too.
 * Keys are encrypted at rest with the passphrase of ``default_alias`` (JWE,
   :mod:`notary_signer.jwe`); the row records the alias, and decryption uses the
   row's alias. The memory backend keeps plaintext, as Go's does.
@@ -28,6 +32,7 @@ Nothing here logs key material, passphrases or signed payloads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,6 +45,8 @@ from notary_signer.errors import KeyDecryptionError, UnsupportedAlgorithmError
 from notary_signer.keystore.base import KeyRecord
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from notary_signer.config import Passphrases
     from notary_signer.keystore.base import KeyStore
 
@@ -101,6 +108,7 @@ class KeyService:
         self._encrypt = encrypt
         self._cache_size = cache_size
         self._cache: OrderedDict[str, tuple[SignerKey, str]] = OrderedDict()
+        self._creating: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
 
     @property
     def store(self) -> KeyStore:
@@ -127,16 +135,52 @@ class KeyService:
             # Checked before touching the database, as Go's service lookup is.
             raise UnsupportedAlgorithmError(f"algorithm {algorithm} not supported for create key")
         if reuse_pending:
-            pending = await self._store.get_pending(gun, role, algorithm)
-            if pending is not None:
-                logger.debug("reusing pending key %s for %s/%s", pending.key_id, gun, role)
-                return KeyInfo(pending.key_id, pending.algorithm, pending.public, pending.role)
-        key = await asyncio.to_thread(SignerKey.generate, algorithm)
-        record = await asyncio.to_thread(self._seal, key, gun, role)
+            async with self._getting(gun, role, algorithm):
+                return await self._get_or_create(algorithm, gun, role)
+        key, record = await self._generate(algorithm, gun, role)
         await self._store.add(record)
         self._remember(key.key_id, key, role)
         logger.info("created %s key %s for %s/%s", algorithm, key.key_id, gun, role)
         return _info(key, role, created=True)
+
+    async def _generate(self, algorithm: str, gun: str, role: str) -> tuple[SignerKey, KeyRecord]:
+        key = await asyncio.to_thread(SignerKey.generate, algorithm)
+        return key, await asyncio.to_thread(self._seal, key, gun, role)
+
+    async def _get_or_create(self, algorithm: str, gun: str, role: str) -> KeyInfo:
+        """The pending key, or a new one stored pending; the first writer wins.
+
+        Called under :meth:`_getting`, so one service generates at most one key
+        for concurrent callers; the store's ``add_unless_pending`` settles the
+        race between replicas sharing the database.
+        """
+        pending = await self._store.get_pending(gun, role, algorithm)
+        if pending is None:
+            key, record = await self._generate(algorithm, gun, role)
+            pending = await self._store.add_unless_pending(record)
+            if pending is record:
+                self._remember(key.key_id, key, role)
+                logger.info("created %s key %s for %s/%s", algorithm, key.key_id, gun, role)
+                return _info(key, role, created=True)
+            logger.info("another signer stored a pending key for %s/%s first", gun, role)
+        logger.debug("reusing pending key %s for %s/%s", pending.key_id, gun, role)
+        return KeyInfo(pending.key_id, pending.algorithm, pending.public, pending.role)
+
+    @contextlib.asynccontextmanager
+    async def _getting(self, gun: str, role: str, algorithm: str) -> AsyncIterator[None]:
+        """Hold the get-or-create lock of (gun, role, algorithm); unused locks are dropped."""
+        name = (gun, role, algorithm)
+        lock, users = self._creating.get(name, (asyncio.Lock(), 0))
+        self._creating[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._creating[name]
+            if users == 1:
+                del self._creating[name]
+            else:
+                self._creating[name] = (lock, users - 1)
 
     def _seal(self, key: SignerKey, gun: str, role: str) -> KeyRecord:
         private = key.private_bytes()

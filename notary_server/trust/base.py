@@ -32,6 +32,19 @@ class CryptoService(abc.ABC):
             TrustServiceError: the algorithm is unsupported or creation failed.
         """
 
+    async def get_or_create_key(
+        self, role: str, gun: str, algorithm: str
+    ) -> tuple[PublicKey, bool]:
+        """:meth:`create_key`, and whether a key was generated (False: a pending key reused).
+
+        The server charges only generated keys to the client's key creation
+        budget (ADR 0021). This default suits services that always generate.
+
+        Raises:
+            TrustServiceError: the algorithm is unsupported or creation failed.
+        """
+        return await self.create_key(role, gun, algorithm), True
+
     async def rotate_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
         """Create a key for ``POST {role}.key``: never one handed out before.
 

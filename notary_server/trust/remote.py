@@ -21,6 +21,11 @@ again, and Go's signer, holding no pending key any more, generates one.
 Rotations of one GUN and role are serialised within the process, so two
 concurrent rotations cannot both be handed the same pending key; across
 processes only a signer that generates (ours) can promise that.
+
+For a ``GET``, :meth:`RemoteCryptoService.get_or_create_key` also reports
+whether the key was generated (``notary-py-key-state`` other than
+``pending``; Go's signer sends no state, so its answers count as generated),
+which is what the server's key creation budget charges (ADR 0021).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ CREATE_MODE_GET: Final = "get-or-create"
 KEY_STATE_METADATA: Final = "notary-py-key-state"
 """``CreateKey`` trailing metadata of our signer: ``new`` when it generated the key."""
 KEY_STATE_NEW: Final = "new"
+KEY_STATE_PENDING: Final = "pending"
 RETIRE_MESSAGE: Final = b"notary-py: retire a pending key handed back for a rotation"
 """What a rotation has a signer sign to mark a pending key used (never TUF metadata)."""
 
@@ -85,8 +91,8 @@ class RemoteCryptoService(CryptoService):
 
     async def _create(
         self, role: str, gun: str, algorithm: str, *, reuse_pending: bool
-    ) -> tuple[PublicKey, bool]:
-        """``CreateKey``; returns the key and whether the signer says it generated it."""
+    ) -> tuple[PublicKey, str | None]:
+        """``CreateKey``; returns the key and the key state our signer reports (None: Go's)."""
         request = signer_pb2.CreateKeyRequest(algorithm=algorithm, gun=gun, role=role)
         metadata = ((CREATE_MODE_METADATA, CREATE_MODE_GET),) if reuse_pending else None
         try:
@@ -95,8 +101,8 @@ class RemoteCryptoService(CryptoService):
             trailing = await call.trailing_metadata()
         except grpc.aio.AioRpcError as e:
             raise _failure("CreateKey", e) from e
-        new = any(k == KEY_STATE_METADATA and v == KEY_STATE_NEW for k, v in trailing or ())
-        return PublicKey(reply.keyInfo.algorithm.algorithm, reply.publicKey), new
+        state = next((str(v) for k, v in trailing or () if k == KEY_STATE_METADATA), None)
+        return PublicKey(reply.keyInfo.algorithm.algorithm, reply.publicKey), state
 
     async def create_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
         """Ask the signer for a key (it may hand back a pending, never-used one).
@@ -107,6 +113,19 @@ class RemoteCryptoService(CryptoService):
         key, _ = await self._create(role, gun, algorithm, reuse_pending=True)
         return key
 
+    async def get_or_create_key(
+        self, role: str, gun: str, algorithm: str
+    ) -> tuple[PublicKey, bool]:
+        """:meth:`create_key`; generated unless our signer says it reused a pending key.
+
+        Go's signer does not say, and the answer then counts as generated.
+
+        Raises:
+            TrustServiceError: the signer refused or is unreachable.
+        """
+        key, state = await self._create(role, gun, algorithm, reuse_pending=True)
+        return key, state != KEY_STATE_PENDING
+
     async def rotate_key(self, role: str, gun: str, algorithm: str) -> PublicKey:
         """Ask the signer for a key it never handed out before (see the module docstring).
 
@@ -115,8 +134,8 @@ class RemoteCryptoService(CryptoService):
                 handing back the same key.
         """
         async with self._rotating(gun, role):
-            key, new = await self._create(role, gun, algorithm, reuse_pending=False)
-            if new:
+            key, state = await self._create(role, gun, algorithm, reuse_pending=False)
+            if state == KEY_STATE_NEW:
                 return key
             # Go's signer: this may be the pending key a GET or a rotation handed out.
             await self.sign(key.canonical_key_id, RETIRE_MESSAGE)

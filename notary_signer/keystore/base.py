@@ -109,6 +109,25 @@ class KeyStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def add_unless_pending(self, record: KeyRecord) -> KeyRecord:
+        """Insert ``record`` unless a key for its GUN, role and algorithm is pending.
+
+        One atomic step, also across processes sharing the database (several
+        signer replicas): of concurrent callers for one (gun, role, algorithm)
+        exactly one inserts, and every other gets that key back (the first
+        writer wins). Go's signer does not take part in this: its ``Create``
+        checks and inserts without a lock.
+
+        Returns:
+            The pending key now stored: an existing one (``record`` is then
+            not stored), or ``record``.
+
+        Raises:
+            KeyExistsError: a row (live or deleted) has the same key ID.
+            KeyStoreError: the database failed.
+        """
+
+    @abc.abstractmethod
     async def mark_used(self, key_id: str, when: datetime) -> None:
         """Set ``last_used`` (and ``updated_at``) of a live key; no-op when absent.
 

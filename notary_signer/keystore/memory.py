@@ -61,6 +61,15 @@ class MemoryKeyStore(KeyStore):
                 return record
         return None
 
+    async def add_unless_pending(self, record: KeyRecord) -> KeyRecord:
+        """Insert unless a key is pending (see :meth:`KeyStore.add_unless_pending`)."""
+        # Neither call suspends, so the check and the insert are atomic on the event loop.
+        pending = await self.get_pending(record.gun, record.role, record.algorithm)
+        if pending is not None:
+            return pending
+        await self.add(record)
+        return record
+
     async def mark_used(self, key_id: str, when: datetime) -> None:
         """Set ``last_used`` (see :meth:`KeyStore.mark_used`)."""
         row = self._live(key_id)

@@ -6,12 +6,16 @@ backend, on the schema of ``migrations/signer/postgresql`` (our copy:
 the other way round. The ``timestamp`` columns hold UTC without a zone.
 
 SQL is written by hand with ``$n`` parameters; each write is a single
-statement, and so its own transaction. ``UNIQUE (key_id)`` decides races
-between replicas creating the same key.
+statement, and so its own transaction, except :meth:`PostgresKeyStore.add_unless_pending`:
+it takes a transaction-scoped advisory lock named after the GUN, role and
+algorithm, looks for a pending key and inserts only when there is none, so
+signer replicas on one database agree on one pending key. ``UNIQUE (key_id)``
+decides races between replicas creating the same key.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,7 +27,7 @@ from notary_signer.keystore.base import KeyRecord, KeyStore
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["PostgresKeyStore", "open_postgres"]
+__all__ = ["PostgresKeyStore", "open_postgres", "pending_lock_id"]
 
 _INSERT: Final = """
 INSERT INTO private_keys (created_at, updated_at, deleted_at, key_id, encryption_alg,
@@ -54,6 +58,8 @@ _REPLACE: Final = """
 UPDATE private_keys SET private = $1, passphrase_alias = $2, updated_at = $3
 WHERE key_id = $4 AND passphrase_alias = $5 AND deleted_at IS NULL
 """
+_LOCK: Final = "SELECT pg_advisory_xact_lock($1)"
+_LOCK_NAMESPACE: Final = b"notary-py signer pending key\0"
 _HEALTH: Final = "SELECT to_regclass('private_keys') IS NOT NULL"
 _CONNECT_TIMEOUT: Final = 10.0
 
@@ -64,6 +70,15 @@ def _naive_utc(moment: datetime) -> datetime:
 
 def _now() -> datetime:
     return _naive_utc(datetime.now(UTC))
+
+
+def pending_lock_id(gun: str, role: str, algorithm: str) -> int:
+    """The advisory lock (a signed 64-bit number) of one (gun, role, algorithm)'s pending key.
+
+    Distinct names may share a number; that only makes them wait for each other.
+    """
+    name = _LOCK_NAMESPACE + f"{gun}\0{role}\0{algorithm}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
 
 
 def _record(row: asyncpg.Record) -> KeyRecord:
@@ -129,6 +144,37 @@ class PostgresKeyStore(KeyStore):
             record.private,
         )
         await self._run(lambda pool: pool.execute(_INSERT, *args))
+
+    async def add_unless_pending(self, record: KeyRecord) -> KeyRecord:
+        """Insert unless a key is pending (see :meth:`KeyStore.add_unless_pending`).
+
+        Under the advisory lock each statement of the READ COMMITTED
+        transaction sees what the previous holder committed.
+        """
+        args = (
+            _now(),
+            record.key_id,
+            record.encryption_alg,
+            record.keywrap_alg,
+            record.algorithm,
+            record.passphrase_alias,
+            record.gun,
+            record.role,
+            record.public,
+            record.private,
+        )
+        lock = pending_lock_id(record.gun, record.role, record.algorithm)
+
+        async def insert(pool: asyncpg.Pool) -> asyncpg.Record | None:
+            async with pool.acquire() as conn, conn.transaction(isolation="read_committed"):
+                await conn.execute(_LOCK, lock)
+                row = await conn.fetchrow(_PENDING, record.role, record.gun, record.algorithm)
+                if row is None:
+                    await conn.execute(_INSERT, *args)
+                return row
+
+        row = await self._run(insert)
+        return record if row is None else _record(row)
 
     async def get(self, key_id: str) -> KeyRecord:
         """Return the live row (see :meth:`KeyStore.get`)."""

@@ -9,7 +9,10 @@ as bytes here (``text_factory = bytes``).
 Every call runs on a single worker thread that owns the only connection
 (:class:`notary_runtime.sqlite.SqliteWorker`), so the event loop never blocks
 on the database. Each write is one statement, and
-so one transaction. A database without tables is given the schema when opened.
+so one transaction, except :meth:`SqliteKeyStore.add_unless_pending`, which
+checks for a pending key and inserts in one ``BEGIN IMMEDIATE`` transaction
+(SQLite's write lock, held across processes). A database without tables is
+given the schema when opened.
 """
 
 from __future__ import annotations
@@ -162,6 +165,43 @@ class SqliteKeyStore(KeyStore):
             record.private,
         )
         await self._db.execute(_INSERT, params)
+
+    async def add_unless_pending(self, record: KeyRecord) -> KeyRecord:
+        """Insert unless a key is pending (see :meth:`KeyStore.add_unless_pending`)."""
+        now = format_go_time(datetime.now(UTC))
+        params = (
+            now,
+            now,
+            record.key_id,
+            record.encryption_alg,
+            record.keywrap_alg,
+            record.algorithm,
+            record.passphrase_alias,
+            record.gun,
+            record.role,
+            record.public,
+            record.private,
+        )
+        row = await self._db.call(self._insert_unless_pending, params, record)
+        return record if row is None else _record(row)
+
+    def _insert_unless_pending(
+        self, params: tuple[object, ...], record: KeyRecord
+    ) -> tuple[Any, ...] | None:
+        """On the worker thread: the check and the insert under SQLite's write lock."""
+        conn = self._db.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row: tuple[Any, ...] | None = conn.execute(
+                _PENDING, (record.role, record.gun, record.algorithm)
+            ).fetchone()
+            if row is None:
+                conn.execute(_INSERT, params)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return row
 
     async def get(self, key_id: str) -> KeyRecord:
         """Return the live row (see :meth:`KeyStore.get`)."""
