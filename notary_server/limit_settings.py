@@ -14,12 +14,17 @@ __all__ = ["LimitsConfig"]
 MIB: Final = 1024 * 1024
 DEFAULT_MAX_BODY_BYTES: Final = 128 * MIB
 """Largest upload body: the previous fixed limit; Go's client fetches no file above 100 MiB."""
-DEFAULT_MAX_METADATA_BYTES: Final = 100 * MIB
-"""Largest single role file: Go's client refuses to download more (``notary.MaxDownloadSize``)."""
+DEFAULT_MAX_METADATA_BYTES: Final = 16 * MIB
+"""Largest single role file (one part of an upload), ADR 0020.
+
+A targets file weighs about 200 bytes per target (sha256 and sha512, a 25-character
+name; 10,000 targets: 2.0 MB, 100,000: 20.4 MB), so 16 MiB holds some 80,000
+targets in one role, more than any real repository keeps there (large ones
+delegate). Go's client would download up to 100 MiB (``notary.MaxDownloadSize``)."""
 DEFAULT_MAX_PARTS: Final = 10_000
 """Most parts in one upload: root, targets, snapshot and every changed delegation."""
 DEFAULT_MAX_TARGETS: Final = 1_000_000
-"""Most entries in one targets file: more than fit in 100 MiB at a realistic ~150 bytes each."""
+"""Most entries in one targets file: about what fits in 16 MiB at ~17 bytes, the least one takes."""
 DEFAULT_MAX_CHANGEFEED_RECORDS: Final = 10_000
 """Largest changefeed page; a larger ``records`` is served this many (clients page on)."""
 DEFAULT_RATE_CLIENTS: Final = 10_000

@@ -4,12 +4,18 @@ The role is the part's *filename*, used verbatim (``targets/releases`` keeps its
 slash; Go builds that basename it broke delegation uploads, notary#1630) with
 an optional ``.json`` suffix trimmed; the form field name is ignored. Each part
 must decode as ``{"signed": {...}, "signatures": [...]}``; the full validation
-comes later. If a role appears twice the last part wins, as in Go.
+comes later. A role named by two parts (``targets`` and ``targets.json`` are one
+role) is refused, 400 ``MALFORMED_UPLOAD``, before the second part is read
+(ADR 0020): Go keeps the last part, so what it stores depends on part order,
+and Go's client never sends a role twice (it builds one part per entry of a
+role-keyed map, ``client.publish`` → ``HTTPStore.SetMulti``).
 
 Beyond Go, the ``limits`` section (ADR 0012) is enforced while the body
 streams in: the body as a whole (its declared length up front, then the bytes
 actually received), each part, the number of parts and the number of targets
-in a file. The first limit crossed ends the read with
+in a file. A part is read in 64 KiB chunks and refused as soon as it holds
+more than ``max_metadata_bytes`` (16 MiB by default, ADR 0020), before any of
+it is parsed. The first limit crossed ends the read with
 :class:`~notary_server.limits.LimitExceededError`; the rest of the body is
 never read.
 
@@ -148,6 +154,16 @@ def _part_role(part: object) -> tuple[BodyPartReader, str]:
     return part, role
 
 
+def _check_role_once(role: str, uploads: dict[str, bytes]) -> None:
+    """Refuse a second part for ``role`` (Go would keep whichever came last)."""
+    if role in uploads:
+        raise ApiError(
+            ErrorCode.MALFORMED_UPLOAD,
+            f"role {role} is in more than one part: send each role once",
+            unread_body=True,
+        )
+
+
 def _check_targets_count(value: Any, limits: LimitsConfig) -> None:
     signed = value.get("signed") if isinstance(value, dict) else None
     targets = signed.get("targets") if isinstance(signed, dict) else None
@@ -160,8 +176,8 @@ async def read_uploads(request: web.Request) -> dict[str, bytes]:
 
     Raises:
         ApiError: ``MALFORMED_UPLOAD`` (not multipart, or a broken body),
-            a compressed body, ``NO_FILENAME``, ``INVALID_ROLE`` (detail: the role) or
-            ``MALFORMED_JSON``.
+            a compressed body or a role in two parts, ``NO_FILENAME``,
+            ``INVALID_ROLE`` (detail: the role) or ``MALFORMED_JSON``.
         LimitExceededError: the body, a part, the number of parts or the
             number of targets in a file is over its limit.
     """
@@ -190,6 +206,7 @@ async def read_uploads(request: web.Request) -> dict[str, bytes]:
         if parts > limits.max_parts:
             raise LimitExceededError("max_parts", limits.max_parts)
         body_part, role = _part_role(part)
+        _check_role_once(role, uploads)
         data = await _read_part(body_part, request, limits)
         try:
             value = parse_json(data)

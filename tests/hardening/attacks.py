@@ -429,8 +429,8 @@ ATTACKS: dict[str, Attack] = {
     "role-256-chars": Attack(_role_named("targets/" + "a" * 248), "INVALID_ROLE"),
     "role-space": Attack(_role_named("targets/a b"), "INVALID_ROLE"),
     "role-percent-encoded": Attack(_role_named("targets%2F..%2Froot"), "INVALID_ROLE"),
-    # the same role twice: the last part wins (Go)
-    "same-role-twice-bad-last": Attack(_twice_bad_last, "INVALID_UPDATE", "ErrBadTargets"),
+    # the same role twice: refused whatever the parts hold (Go keeps the last part; ADR 0020)
+    "same-role-twice-bad-last": Attack(_twice_bad_last, "MALFORMED_UPLOAD"),
     # versions that do not fit the 32-bit columns (Cure53 TUF-01-002, NCC 2015 #3; ADR 0006)
     "version-2^31-root": Attack(_huge_version(ROOT, INT32_LIMIT), "INVALID_UPDATE", "ErrBadRoot"),
     "version-2^31-targets": Attack(

@@ -112,21 +112,26 @@ async def test_attack_refused_on_postgres(
 # ------------------------------------------------------------------ the same role twice
 
 
-async def test_same_role_twice_last_wins(
+async def test_same_role_twice_is_refused(
     make_client: ClientFactory, memory_store: MemoryMetaStore
 ) -> None:
-    # Go keeps the last part for a role; the first (broken) one is never looked at.
+    # Go keeps the last part for a role and never looks at the first (broken)
+    # one; we refuse the upload (ADR 0020), whichever part is the broken one.
     client = await make_client(memory_store)
     builder = await published_repo(client)
     builder.add_target("next", b"next")
     good = builder.targets_file()
     bad = tamper_signatures(good, flip_first_sig_byte)
     snapshot = builder.snapshot_file({TARGETS: good})
-    sent = Sent([(TARGETS, bad), (TARGETS, good), (SNAPSHOT, snapshot)])
-    response = await post(client, sent)
-    assert response.status == 200, await response.text()
-    stored = await memory_store.get_current(GUN, TARGETS)
-    assert stored.data == good
+    before = await store_state(memory_store)
+    for first, last in ((bad, good), (good, bad)):
+        response = await post(
+            client, Sent([(TARGETS, first), (TARGETS, last), (SNAPSHOT, snapshot)])
+        )
+        error = await error_of(response)
+        assert (response.status, error["code"]) == (400, "MALFORMED_UPLOAD")
+        assert await store_state(memory_store) == before
+    await assert_still_publishable(client, builder)
 
 
 # ------------------------------------------------------------------ versions at the cap

@@ -26,6 +26,8 @@ from tests.hardening.state import error_of, report, store_state
 from tests.server.helpers import make_config, tuf_url
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from notary_server.config import ServerConfig
     from notary_server.storage.memory import MemoryMetaStore
     from tests.server.helpers import AppClient, ClientFactory
@@ -50,9 +52,11 @@ async def assert_limit(response_status: int, body: bytes, limit: str) -> None:
 
 
 async def stream_upload(
-    client: AppClient, head: bytes, chunk: bytes, *, total: int = GIB
+    client: AppClient, head: bytes, chunk: bytes | Callable[[int], bytes], *, total: int = GIB
 ) -> tuple[int, bytes, int]:
     """POST a chunked multipart body: ``head`` then ``chunk`` repeated up to ``total`` bytes.
+
+    ``chunk`` may be a function of the chunk's index (each ``CHUNK`` bytes long).
 
     Returns the status, the body of the answer and how many body bytes the
     socket accepted before the server answered (or closed).
@@ -68,10 +72,11 @@ async def stream_upload(
         nonlocal sent
         writer.write(frame(head))
         sent += len(head)
-        for _ in range(total // len(chunk)):  # bounded: at most 1 GiB
-            writer.write(frame(chunk))
+        for index in range(total // CHUNK):  # bounded: at most 1 GiB
+            data = chunk(index) if callable(chunk) else chunk
+            writer.write(frame(data))
             await writer.drain()
-            sent += len(chunk)
+            sent += len(data)
 
     request = (
         f"POST {tuf_url(GUN)} HTTP/1.1\r\nHost: localhost\r\n"
@@ -125,10 +130,14 @@ async def test_many_parts_are_cut_off_at_the_body_limit(
     make_client: ClientFactory, memory_store: MemoryMetaStore
 ) -> None:
     client = await make_client(memory_store, config_with(SMALL))
-    # Each 64 KiB chunk is a whole part of its own (under the per-part limit).
-    # Every part is valid JSON ("{}" and blanks), so only the running total stops it.
-    next_part = b"\r\n" + part_head("targets")
-    chunk = b"{}" + b" " * (CHUNK - 2 - len(next_part)) + next_part
+
+    # Each 64 KiB chunk is a whole part of its own (under the per-part limit),
+    # each for a role of its own (a role twice is refused, ADR 0020). Every part
+    # is valid JSON ("{}" and blanks), so only the running total stops it.
+    def chunk(index: int) -> bytes:
+        next_part = b"\r\n" + part_head(f"targets/p{index:07d}")
+        return b"{}" + b" " * (CHUNK - 2 - len(next_part)) + next_part
+
     status, body, sent = await stream_upload(client, part_head("targets"), chunk)
     await assert_limit(status, body, "max_body_bytes")
     report(f"1 GiB of 64 KiB parts: {sent} bytes accepted by the socket before the 413")
@@ -161,7 +170,8 @@ async def test_too_many_parts(make_client: ClientFactory, memory_store: MemoryMe
     builder = await published_repo(client)  # root, targets, snapshot: three parts
     parts = builder.publish()
     before = await store_state(memory_store)
-    response = await post(client, Sent([*parts.items(), *parts.items()]))
+    more = [("targets/extra-1", b"{}"), ("targets/extra-2", b"{}")]  # no role twice (ADR 0020)
+    response = await post(client, Sent([*parts.items(), *more]))
     await assert_limit(response.status, await response.read(), "max_parts")
     assert await store_state(memory_store) == before
     await publish(client, builder)  # three parts at most: still fine

@@ -221,32 +221,19 @@ async def test_form_field_name_is_ignored(client: AppClient) -> None:
     assert response.status == 200, await response.text()
 
 
-async def test_same_role_twice_last_wins(client: AppClient, memory_store: MemoryMetaStore) -> None:
+async def test_same_role_twice_is_refused(client: AppClient, memory_store: MemoryMetaStore) -> None:
+    # Go keeps the last part for a role; we refuse the upload whatever the order (ADR 0020).
     builder = await new_builder(client)
     good = builder.publish()
     bad_targets = tamper_signatures(good[TARGETS], flip_first_sig_byte)
-
-    # good first, bad last: the bad one is validated, so the upload fails
-    first = [
-        (ROOT, good[ROOT]),
-        (TARGETS, good[TARGETS]),
-        (TARGETS, bad_targets),
-        (SNAPSHOT, good[SNAPSHOT]),
-    ]
-    response = await client.post(tuf_url(GUN), data=form(first))
-    assert response.status == 400
-    assert (await dump_store(memory_store)).files[TARGETS] == []
-
-    # bad first, good last: accepted, and the last one is stored
-    last = [
-        (ROOT, good[ROOT]),
-        (TARGETS, bad_targets),
-        (TARGETS, good[TARGETS]),
-        (SNAPSHOT, good[SNAPSHOT]),
-    ]
-    response = await client.post(tuf_url(GUN), data=form(last))
+    for first, last in ((good[TARGETS], bad_targets), (bad_targets, good[TARGETS])):
+        parts = [(ROOT, good[ROOT]), (TARGETS, first), (TARGETS, last), (SNAPSHOT, good[SNAPSHOT])]
+        response = await client.post(tuf_url(GUN), data=form(parts))
+        assert response.status == 400
+        assert json.loads(await response.read())["errors"][0]["code"] == "MALFORMED_UPLOAD"
+        assert (await dump_store(memory_store)).files[TARGETS] == []
+    response = await upload(client, GUN, good)
     assert response.status == 200, await response.text()
-    assert (await dump_store(memory_store)).files[TARGETS] == [good[TARGETS]]
 
 
 async def test_uploaded_timestamp_is_ignored(
