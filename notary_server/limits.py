@@ -17,17 +17,13 @@ streams the body, so an oversized upload is cut off without being buffered.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from aiohttp import web
 
 from notary_server.errors import go_json
-from notary_server.limit_settings import DEFAULT_RATE_CLIENTS, LimitsConfig
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from notary_server.limit_settings import LimitsConfig
+from notary_server.token_buckets import TokenBuckets
 
 __all__ = [
     "LIMITER_KEY",
@@ -116,42 +112,12 @@ async def close_unread(request: web.Request, response: web.Response) -> web.Stre
     return response
 
 
-class RateLimiter:
-    """Token buckets per client key, at most ``clients`` of them (LRU).
-
-    Each bucket holds up to ``burst`` tokens and refills at ``rate`` per second;
-    a request takes one. Dropping the least recently seen bucket when full only
-    ever forgives a client, so memory stays bounded whatever the number of
-    addresses.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float,
-        *,
-        clients: int = DEFAULT_RATE_CLIENTS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        """Create an empty limiter."""
-        self.rate = rate
-        self.burst = burst
-        self.clients = clients
-        self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+class RateLimiter(TokenBuckets):
+    """The request rate limit: a request takes one token from its client's bucket."""
 
     def allow(self, key: str) -> bool:
         """Take a token from ``key``'s bucket; return False when it is empty."""
-        now = self.clock()
-        tokens, last = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        allowed = tokens >= 1.0
-        if allowed:
-            tokens -= 1.0
-        self._buckets[key] = (tokens, now)
-        while len(self._buckets) > self.clients:
-            self._buckets.popitem(last=False)
-        return allowed
+        return self.take(key)
 
 
 LIMITER_KEY: Final = web.AppKey("LIMITER_KEY", RateLimiter)

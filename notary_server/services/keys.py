@@ -10,21 +10,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from notary_server.limit_settings import DEFAULT_RATE_CLIENTS
 from notary_server.services.current import get_current, parse_stored
 from notary_server.storage import NotFoundError, StorageError
 from notary_server.storage._common import utcnow
 from notary_server.storage.base import AuditEvent
+from notary_server.token_buckets import TokenBuckets
 from notary_tuf.rolenames import ROOT
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from notary_server.storage.base import Audit, MetaStore
     from notary_server.trust.base import CryptoService
     from notary_tuf.keys import PublicKey
@@ -66,7 +62,7 @@ class KeyCreationRefusedError(Exception):
         self.rate = rate
 
 
-class KeyCreationBudget:
+class KeyCreationBudget(TokenBuckets):
     """Token buckets of key creations per client key, at most ``clients`` of them (LRU).
 
     A request that may create a key takes a token first (none left: refused);
@@ -74,42 +70,6 @@ class KeyCreationBudget:
     or a failure). Dropping the least recently seen bucket only forgives a
     client, so memory stays bounded.
     """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float,
-        *,
-        clients: int = DEFAULT_RATE_CLIENTS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        """Create an empty budget (every client starts with ``burst`` tokens)."""
-        self.rate = rate
-        self.burst = burst
-        self.clients = clients
-        self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def _tokens(self, client: str) -> float:
-        now = self.clock()
-        tokens, last = self._buckets.pop(client, (self.burst, now))
-        return min(self.burst, tokens + (now - last) * self.rate)
-
-    def _store(self, client: str, tokens: float) -> None:
-        self._buckets[client] = (tokens, self.clock())
-        while len(self._buckets) > self.clients:
-            self._buckets.popitem(last=False)
-
-    def take(self, client: str) -> bool:
-        """Take a token from ``client``'s bucket; False (nothing taken) when it is empty."""
-        tokens = self._tokens(client)
-        allowed = tokens >= 1.0
-        self._store(client, tokens - 1.0 if allowed else tokens)
-        return allowed
-
-    def give_back(self, client: str) -> None:
-        """Return a token taken for a request that created no key."""
-        self._store(client, min(self.burst, self._tokens(client) + 1.0))
 
 
 @dataclass(slots=True)
