@@ -4,6 +4,10 @@
 service; ``ours``: ``python -m notary_server`` on sqlite3 with its local trust
 service. Both over TLS on loopback, each with its own throw-away CA.
 
+Our server runs without its key creation budget (ADR 0021): one sweep creates
+thousands of repositories from one address, and Go has no such budget, so the
+comparison would otherwise measure the budget instead of the verdicts.
+
 ``our_code`` runs our server from another copy of the packages (e.g. ``git archive
 HEAD notary_tuf notary_server notary_runtime notary_proto notary_signer`` unpacked
 into a directory), to replay walks against committed or deliberately broken code.
@@ -23,6 +27,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
+NO_KEY_BUDGET = {"limits": {"key_creation": {"per_second": 0}}}
+
 SIDES = ("go", "ours")
 """Side names, in the order reports show them."""
 
@@ -31,7 +37,9 @@ class _OurServerFrom(OurNotaryServer):
     """Our server importing its packages from ``code`` first."""
 
     def __init__(self, workdir: Path, *, code: Path) -> None:
-        super().__init__(workdir, storage="sqlite3", log_level="warning")
+        super().__init__(
+            workdir, storage="sqlite3", log_level="warning", extra_config=NO_KEY_BUDGET
+        )
         self.code = code
 
     def _environment(self) -> dict[str, str]:
@@ -56,7 +64,9 @@ class ServerPair:
             go = stack.enter_context(GoNotaryServer(self.workdir / "go-server"))
             our_dir = self.workdir / "our-server"
             ours = stack.enter_context(
-                OurNotaryServer(our_dir, storage="sqlite3", log_level="warning")
+                OurNotaryServer(
+                    our_dir, storage="sqlite3", log_level="warning", extra_config=NO_KEY_BUDGET
+                )
                 if self.our_code is None
                 else _OurServerFrom(our_dir, code=self.our_code)
             )
