@@ -112,6 +112,22 @@ async def open_postgres(dsn: str, *, max_size: int = 10) -> PostgresKeyStore:
     return PostgresKeyStore(pool)
 
 
+def _insert_args(record: KeyRecord) -> tuple[object, ...]:
+    """The arguments of ``_INSERT`` for ``record``, created now."""
+    return (
+        _now(),
+        record.key_id,
+        record.encryption_alg,
+        record.keywrap_alg,
+        record.algorithm,
+        record.passphrase_alias,
+        record.gun,
+        record.role,
+        record.public,
+        record.private,
+    )
+
+
 class PostgresKeyStore(KeyStore):
     """Keys in PostgreSQL; build it with :func:`open_postgres`."""
 
@@ -131,18 +147,7 @@ class PostgresKeyStore(KeyStore):
 
     async def add(self, record: KeyRecord) -> None:
         """Insert a new row (see :meth:`KeyStore.add`)."""
-        args = (
-            _now(),
-            record.key_id,
-            record.encryption_alg,
-            record.keywrap_alg,
-            record.algorithm,
-            record.passphrase_alias,
-            record.gun,
-            record.role,
-            record.public,
-            record.private,
-        )
+        args = _insert_args(record)
         await self._run(lambda pool: pool.execute(_INSERT, *args))
 
     async def add_unless_pending(self, record: KeyRecord) -> KeyRecord:
@@ -151,18 +156,7 @@ class PostgresKeyStore(KeyStore):
         Under the advisory lock each statement of the READ COMMITTED
         transaction sees what the previous holder committed.
         """
-        args = (
-            _now(),
-            record.key_id,
-            record.encryption_alg,
-            record.keywrap_alg,
-            record.algorithm,
-            record.passphrase_alias,
-            record.gun,
-            record.role,
-            record.public,
-            record.private,
-        )
+        args = _insert_args(record)
         lock = pending_lock_id(record.gun, record.role, record.algorithm)
 
         async def insert(pool: asyncpg.Pool) -> asyncpg.Record | None:

@@ -131,6 +131,24 @@ def _translate(exc: sqlite3.Error) -> SignerError:
     return KeyStoreError(f"SQLite key database: {exc}")
 
 
+def _insert_params(record: KeyRecord) -> tuple[object, ...]:
+    """The parameters of ``_INSERT`` for ``record``, created and updated now."""
+    now = format_go_time(datetime.now(UTC))
+    return (
+        now,
+        now,
+        record.key_id,
+        record.encryption_alg,
+        record.keywrap_alg,
+        record.algorithm,
+        record.passphrase_alias,
+        record.gun,
+        record.role,
+        record.public,
+        record.private,
+    )
+
+
 class SqliteKeyStore(KeyStore):
     """Keys in one SQLite file; build it with :func:`open_sqlite`."""
 
@@ -150,38 +168,12 @@ class SqliteKeyStore(KeyStore):
 
     async def add(self, record: KeyRecord) -> None:
         """Insert a new row (see :meth:`KeyStore.add`)."""
-        now = format_go_time(datetime.now(UTC))
-        params = (
-            now,
-            now,
-            record.key_id,
-            record.encryption_alg,
-            record.keywrap_alg,
-            record.algorithm,
-            record.passphrase_alias,
-            record.gun,
-            record.role,
-            record.public,
-            record.private,
-        )
+        params = _insert_params(record)
         await self._db.execute(_INSERT, params)
 
     async def add_unless_pending(self, record: KeyRecord) -> KeyRecord:
         """Insert unless a key is pending (see :meth:`KeyStore.add_unless_pending`)."""
-        now = format_go_time(datetime.now(UTC))
-        params = (
-            now,
-            now,
-            record.key_id,
-            record.encryption_alg,
-            record.keywrap_alg,
-            record.algorithm,
-            record.passphrase_alias,
-            record.gun,
-            record.role,
-            record.public,
-            record.private,
-        )
+        params = _insert_params(record)
         row = await self._db.call(self._insert_unless_pending, params, record)
         return record if row is None else _record(row)
 
