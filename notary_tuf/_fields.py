@@ -26,6 +26,7 @@ from notary_tuf.encoding import decode_base64
 from notary_tuf.errors import Base64Error, FormatError
 
 _MISSING: Final = object()
+_BYTE_MAX: Final = 255
 
 
 class _NilBytes(bytes):
@@ -189,12 +190,34 @@ def decode_b64(value: Any, path: str) -> bytes:
     """
     if value is None:
         return NIL_BYTES
+    if isinstance(value, list):
+        return decode_byte_array(value, path)
     if not isinstance(value, str):
         raise Base64Error(f"{path}: expected a base64 string, got {_json_type(value)}")
     try:
         return decode_base64(value)
     except Base64Error as e:
         raise Base64Error(f"{path}: {e}") from e
+
+
+def decode_byte_array(items: list[Any], path: str) -> bytes:
+    """Decode a ``[]byte`` given as a JSON array, element by element as Go does.
+
+    Go's decoder fills a byte slice from an array of integers 0-255; a ``null``
+    element leaves its byte zero. Anything else (a fraction, a string, a nested
+    value, a number out of range) is an unmarshal error, so the file is invalid.
+
+    Raises:
+        Base64Error: an element is not an integer 0-255 or null.
+    """
+    out = bytearray(len(items))
+    for i, item in enumerate(items):
+        if item is None:
+            continue
+        if type(item) is not int or not 0 <= item <= _BYTE_MAX:
+            raise Base64Error(f"{path}[{i}]: expected a byte (0-255), got {_json_type(item)}")
+        out[i] = item
+    return bytes(out)
 
 
 def unrecognized(obj: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:

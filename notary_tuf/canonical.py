@@ -63,7 +63,23 @@ def _reject_constant(name: str) -> Any:
     raise JSONFormatError(f"invalid JSON value {name!r}")
 
 
+class NegativeZero(int):
+    """The literal ``-0``: zero everywhere, but Go refuses it for an unsigned field.
+
+    Go parses a ``[]byte`` element with ``ParseUint``, which rejects the sign;
+    every signed field takes it as 0. Only :func:`notary_tuf._fields.decode_byte_array`
+    tells the two apart (by exact type).
+    """
+
+    __slots__ = ()
+
+
+_NEGATIVE_ZERO: Final = NegativeZero(0)
+
+
 def _parse_int(text: str) -> int:
+    if text == "-0":
+        return _NEGATIVE_ZERO
     # Go decodes every number as float64; a literal beyond its range is an error.
     if len(text.lstrip("-")) > _MAX_INT_DIGITS:
         raise JSONFormatError(f"number {text[:20]}... is out of range")

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import PublicKeyAlgorithmOID
 
+from notary_tuf._fields import decode_byte_array
 from notary_tuf.encoding import decode_base64, iter_pem_blocks, pem_encode
 from notary_tuf.errors import Base64Error, CertificateError, KeyFormatError
 from notary_tuf.x509names import load_der_certificate
@@ -215,9 +216,10 @@ def _decode_bytes(value: Any, path: str) -> bytes | None:
         except Base64Error as e:
             raise Base64Error(f"{path}: {e}") from e
     if isinstance(value, list):
-        if all(type(item) is int and 0 <= item <= 255 for item in value):  # noqa: PLR2004
-            return bytes(value)
-        raise KeyFormatError(f"{path}: array is not a list of bytes")
+        try:
+            return decode_byte_array(value, path)
+        except Base64Error as e:
+            raise KeyFormatError(str(e)) from e
     raise KeyFormatError(f"{path}: expected a base64 string, got {type(value).__name__}")
 
 

@@ -180,7 +180,7 @@ class RoleKeys:
         obj = require_object(data, path)
         return cls(
             keyids=get_go_str_list(obj, "keyids", path),
-            threshold=get_int(obj, "threshold", path),
+            threshold=get_go_int(obj, "threshold", path),
             unrecognized=unrecognized(obj, cls._KNOWN),
         )
 

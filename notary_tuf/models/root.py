@@ -29,6 +29,8 @@ class Root:
         expires: the expiry, kept as received.
         keys: key ID → public key; may hold more keys than the roles use.
         roles: role name → key IDs and threshold; the four base roles are required.
+        nil_roles: names of roles given as ``null``. Go keeps a nil entry (and
+            writes it back as ``null``) and ignores it unless it is a base role.
         consistent_snapshot: written ``false`` by every Notary client and ignored.
         unrecognized: fields this package does not model.
     """
@@ -44,6 +46,7 @@ class Root:
     keys: Mapping[str, PublicKey]
     roles: Mapping[str, RoleKeys]
     consistent_snapshot: bool = False
+    nil_roles: frozenset[str] = frozenset()
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -63,6 +66,7 @@ class Root:
         roles = {
             name: RoleKeys.from_dict(value, f"{path}.roles.{name}")
             for name, value in raw_roles.items()
+            if value is not None
         }
         for name in BASE_ROLES:
             if name not in roles:
@@ -74,19 +78,22 @@ class Root:
             keys=keys,
             roles=roles,
             consistent_snapshot=get_go_bool(obj, "consistent_snapshot", path),
+            nil_roles=frozenset(name for name, value in raw_roles.items() if value is None),
             unrecognized=unrecognized(obj, cls._KNOWN),
         )
 
     def to_dict(self, *, go_form: bool = False) -> dict[str, Any]:
         """Return the ``signed`` object (``go_form``: as Go re-serialises it)."""
         out: dict[str, Any] = {} if go_form else dict(self.unrecognized)
+        roles: dict[str, Any] = dict.fromkeys(self.nil_roles)
+        roles.update((name, role.to_dict(go_form=go_form)) for name, role in self.roles.items())
         out.update(
             {
                 "_type": self.TYPE,
                 "consistent_snapshot": self.consistent_snapshot,
                 "expires": expires_value(self.expires, go_form=go_form),
                 "keys": keys_to_dict(self.keys),
-                "roles": {name: role.to_dict(go_form=go_form) for name, role in self.roles.items()},
+                "roles": roles,
                 "version": self.version,
             }
         )

@@ -597,6 +597,8 @@ def key_swaps(role: str, family: str = "") -> Iterator[Mutation]:
 def random_variant(mutation: Mutation, rng: random.Random, label: str) -> Mutation:
     """``mutation`` with a seeded random value instead of its variant (same path, same file)."""
     value = _random_value(rng, depth=0)
+    if value is MISSING and not mutation.path:
+        value = None  # the whole signed object cannot be left out of its own envelope here
     return Mutation(
         mutation.role,
         mutation.layer,

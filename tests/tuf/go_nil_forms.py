@@ -99,6 +99,10 @@ def _no_delegation_roles(doc: dict[str, Any]) -> None:
     doc["signed"]["delegations"]["roles"] = None
 
 
+def _extra_root_role(doc: dict[str, Any]) -> None:
+    doc["signed"]["roles"][DELEGATION] = {"keyids": [], "threshold": 1}
+
+
 def _junk_signature(doc: dict[str, Any]) -> None:
     doc["signatures"].append(dict(JUNK_SIGNATURE))
 
@@ -342,6 +346,16 @@ FIELDS: Final[tuple[Field, ...]] = (
         ("roles",),
         {},
         _ALL_REFUSED,
+    ),
+    Field(
+        "root.roles.<not a base role>",
+        'tuf/data/root.go:20 Roles map[RoleName]*RootRole `json:"roles"`',
+        ROOT,
+        "signed",
+        ("roles", DELEGATION),
+        {},
+        {"null": None, "empty": {"keyids": None, "threshold": 0}, "omitted": OMITTED},
+        prepare=_extra_root_role,
     ),
     Field(
         "root.roles.targets.keyids",
