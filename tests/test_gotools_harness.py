@@ -127,7 +127,6 @@ def test_scenario_steps_all_ran(ref: ReferenceVectors) -> None:
         "fresh-list",
     ]
     assert all(s.ok for s in main.steps if s.name != "delegation-publish")
-    assert main.seconds < 60
 
 
 @gotools_mark

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
@@ -181,6 +181,19 @@ async def test_store_does_not_migrate(empty_db: str) -> None:
 # Races
 
 
+async def _until_a_backend_waits_on_a_lock(conn: asyncpg.pool.PoolConnectionProxy[Any]) -> None:
+    """Return once a session on this database waits on a lock (bounded: 200 polls)."""
+    for _ in range(200):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the concurrent insert never waited on the unique index")
+
+
 async def test_unique_violation_becomes_old_version(postgres_store: PostgresMetaStore) -> None:
     """A concurrent insert the version check cannot see is caught by the unique index."""
     async with postgres_store._pool.acquire() as other, other.transaction():
@@ -192,7 +205,7 @@ async def test_unique_violation_becomes_old_version(postgres_store: PostgresMeta
         write = asyncio.create_task(
             postgres_store.update_current("gun", MetaUpdate(role="root", version=1, data=b"z"))
         )
-        await asyncio.sleep(0.3)
+        await _until_a_backend_waits_on_a_lock(other)
         assert not write.done()
     with pytest.raises(OldVersionError):
         await write
