@@ -10,8 +10,8 @@ Port of the key helpers the Go signer uses (``tuf/utils/x509.go``
   public(32)``: notary prepends the public key to Go's 64-byte private key
   (``seed || public``). Public bytes are the raw 32 bytes.
 
-Signing is :class:`notary_tuf.crypto.PrivateKey`'s (spec §4.2): ecdsa over the
-SHA-256 of the message as raw ``r || s``, ed25519 pure. The ``cryptography``
+Signing is :class:`notary_tuf.crypto.PrivateKey`'s (docs/protocol.md#signing-methods):
+ecdsa over the SHA-256 of the message as raw ``r || s``, ed25519 pure. The ``cryptography``
 imports of the signer sit in this module.
 
 Nothing here logs, and no error message includes key bytes.
@@ -139,7 +139,7 @@ class SignerKey:
         )
 
     def sign(self, message: bytes) -> bytes:
-        """Sign the full message as Notary does (spec §4.2)."""
+        """Sign the full message as Notary does (docs/protocol.md#signing-methods)."""
         return self._key.sign(message)
 
 

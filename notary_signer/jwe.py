@@ -1,7 +1,7 @@
 """Go notary-signer's encryption of private keys at rest: JWE compact, PBES2 / A256GCM.
 
 Port of what ``signer/keydbstore/sql_keydbstore.go`` does with
-``github.com/dvsekhvalnov/jose2go`` (spec §4.5), implemented with the
+``github.com/dvsekhvalnov/jose2go`` (docs/protocol.md#key-encryption-at-rest), implemented with the
 maintained ``joserfc`` library (ADR 0005):
 
 * protected header, keys in Go's sorted order:

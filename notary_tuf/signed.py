@@ -5,7 +5,7 @@ A file is parsed in two steps, as Go does: :class:`Envelope` holds the generic
 signatures; :class:`Metadata` adds the typed role model. Both keep the bytes
 received, so whatever is stored or hashed is exactly what arrived.
 
-Files are written in Go's exact layout (spec §5.1): ``signed`` first, then
+Files are written in Go's exact layout (docs/protocol.md#file-layout): ``signed`` first, then
 ``signatures``; each signature's keys in the order ``keyid``, ``method``,
 ``sig``; no whitespace. The ``signed`` part is the canonical form, HTML-escaped.
 """
@@ -222,7 +222,7 @@ class Metadata(Generic[T]):
     def go_bytes(self) -> bytes:
         """Return the file Go would write after parsing this one into its structs.
 
-        Go notary hashes this re-serialisation, not the bytes it stores (spec §5.9);
+        Go notary hashes this re-serialisation, not the bytes it stores (docs/protocol.md#hashing);
         an upload for which it differs from the raw bytes would break clients.
         """
         return encode_envelope(

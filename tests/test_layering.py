@@ -1,4 +1,4 @@
-"""Import layering and module size of the first-party packages (design §5.1, §5.9).
+"""Import layering and module size of the first-party packages (docs/house-rules.md#layering).
 
 The rules, checked on the source with ``ast`` rather than by importing it:
 

@@ -121,7 +121,7 @@ class ChangesPage:
 
 
 def changes_page(change_id: int, records: int) -> ChangesPage:
-    """Turn ``get_changes`` arguments into a query (spec §1.2).
+    """Turn ``get_changes`` arguments into a query (docs/protocol.md#changefeed).
 
     ``records == 0`` means :data:`DEFAULT_PAGE_SIZE`; Go's handler applies
     that default, the stores apply it too so that every caller gets it.

@@ -6,7 +6,7 @@ two deliberate differences, both of which make it agree with the SQL stores:
 
 * :meth:`MemoryMetaStore.delete` deletes exactly the GUN. Go deletes every
   key with the GUN as a string prefix, so deleting ``foo`` also deleted
-  ``foobar`` (spec §3.4).
+  ``foobar`` (docs/protocol.md#deleting-a-repository).
 * :meth:`MemoryMetaStore.get_checksum` looks the checksum up under the
   requested role. Go's memory store ignores the role.
 """
@@ -150,7 +150,7 @@ class MemoryMetaStore(MetaStore):
                 self._append_change(gun, 0, "", DELETION_CATEGORY, utcnow(), audit=audit)
 
     async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
-        """Return changefeed records, oldest to newest (spec §1.2).
+        """Return changefeed records, oldest to newest (docs/protocol.md#changefeed).
 
         ``records == 0`` returns up to 100 records (Go's default page size).
         """

@@ -342,7 +342,7 @@ class PostgresMetaStore(MetaStore):
             raise StorageError(f"deleting {gun} failed: {exc}") from exc
 
     async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
-        """Return changefeed records, oldest to newest (spec §1.2).
+        """Return changefeed records, oldest to newest (docs/protocol.md#changefeed).
 
         ``records == 0`` returns up to 100 records (Go's default page size).
 

@@ -236,7 +236,7 @@ class SqliteMetaStore(MetaStore):
         await self._call(self._delete, gun, audit)
 
     async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
-        """Return changefeed records, oldest to newest (spec §1.2).
+        """Return changefeed records, oldest to newest (docs/protocol.md#changefeed).
 
         ``records == 0`` returns up to 100 records (Go's default page size).
 

@@ -1,4 +1,5 @@
-"""Token auth on every route (spec §6.1): who needs what, and Go's 401 for each refusal.
+"""Token auth on every route (docs/protocol.md#token-auth): who needs what, and Go's 401 for
+each refusal.
 
 Each route is tried with no token, an expired one, one from another issuer, one for
 another service, one for another GUN and a pull-only one; a refusal is a 401 with

@@ -1,4 +1,4 @@
-"""Token verification as docker/distribution's token auth does it (spec §6.1).
+"""Token verification as docker/distribution's token auth does it (docs/protocol.md#token-auth).
 
 Driven through :class:`TokenAccessController` (the same path requests take): a
 good token yields its subject; every bad one raises the challenge with Go's

@@ -353,7 +353,7 @@ def _twice_bad_last(b: RepoBuilder) -> Sent:
 
 
 ATTACKS: dict[str, Attack] = {
-    # rollback (TUF §"rollback attack"), equal and lower versions of every role
+    # rollback (replaying older metadata), equal and lower versions of every role
     "rollback-root-equal": Attack(_root_same_version, "VERSION"),
     "rollback-root-lower": Attack(
         _root_lower_version, "INVALID_UPDATE", "ErrBadRoot", prepare=_rotate_root_to_v2

@@ -1,4 +1,5 @@
-"""The changefeed (spec §1.2): parameters as Go parses them, paging, GUN filter, body shape."""
+"""The changefeed (docs/protocol.md#changefeed): parameters as Go parses them, paging,
+GUN filter, body shape."""
 
 from __future__ import annotations
 

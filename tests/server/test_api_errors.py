@@ -1,4 +1,5 @@
-"""The error envelope (spec §1.3): codes, exact bytes, detail omitted vs ``{}``, no internals."""
+"""The error envelope (docs/protocol.md#error-envelope): codes, exact bytes, detail omitted vs
+``{}``, no internals."""
 
 from __future__ import annotations
 

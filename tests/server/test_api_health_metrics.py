@@ -1,4 +1,4 @@
-"""``/_notary_server/health`` and ``/metrics`` (spec §1.2)."""
+"""``/_notary_server/health`` and ``/metrics`` (docs/protocol.md#health-and-metrics)."""
 
 from __future__ import annotations
 

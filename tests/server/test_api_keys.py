@@ -1,4 +1,5 @@
-"""Server-managed keys (spec §1.2, §2.11): GET (get or create) and POST (rotate) ``{role}.key``."""
+"""Server-managed keys (docs/protocol.md#server-managed-keys): GET (get or create) and POST
+(rotate) ``{role}.key``."""
 
 from __future__ import annotations
 

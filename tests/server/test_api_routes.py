@@ -1,4 +1,5 @@
-"""Go's route table (spec §1.1): methods, precedence, catch-all, path cleaning, GUN prefixes.
+"""Go's route table (docs/protocol.md#routes): methods, precedence, catch-all, path cleaning,
+GUN prefixes.
 
 A handler's "not found" carries ``"detail":{}`` (Go ``WithDetail(storage.ErrNotFound{})``)
 while the catch-all's has no detail (Go ``WithDetail(nil)``), so the body tells
@@ -37,8 +38,8 @@ async def test_v2_ping(client: AppClient) -> None:
     assert await response.read() == b"{}"
 
 
-# Each route of §1.1 with Go's method, on an empty store: the answer proves the route
-# (not the catch-all) served it.
+# Each route of docs/protocol.md#routes with Go's method, on an empty store: the answer
+# proves the route (not the catch-all) served it.
 EMPTY_STORE_ROUTES = [
     ("GET", "/v2/", 200, b"{}"),
     ("GET", tuf_url(GUN, f"root.{HEX64}.json"), 404, HANDLER_404),

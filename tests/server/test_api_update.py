@@ -1,4 +1,6 @@
-"""Publishing (POST ``/_trust/tuf/``) and reading back (GET metadata), spec §1.2, §1.4, §2.
+"""Publishing (POST ``/_trust/tuf/``) and reading back (GET metadata), see
+docs/protocol.md#publishing, docs/protocol.md#metadata-reads,
+docs/protocol.md#cache-headers and docs/protocol.md#update-validation.
 
 Uploads are built with the test-side :class:`~tests.interop.repo_builder.RepoBuilder`
 (the same files the Go client makes); the store is a ``MemoryMetaStore`` whose

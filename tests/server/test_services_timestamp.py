@@ -1,4 +1,5 @@
-"""Lazy re-issue of the timestamp and snapshot on GET (spec §2.10), at service and API level.
+"""Lazy re-issue of the timestamp and snapshot on GET (docs/protocol.md#lazy-re-issue-on-get),
+at service and API level.
 
 The service takes ``now`` explicitly, so expiry is reached by asking "far in the
 future" rather than by waiting; the API-level tests store an already expired
