@@ -108,11 +108,21 @@ def add_admin_parser(commands: _SubParsersAction[argparse.ArgumentParser]) -> No
         "import",
         help="copy repositories from another Notary v1 server, verifying them",
         description="Fetch every root version and the current metadata of each GUN from "
-        "URL, verify it, and store it here. Afterwards the owner runs "
-        "'notary key rotate GUN timestamp -r' against this server.",
+        "URL, verify it, and store it here. Safe to run again: unchanged repositories are "
+        "left alone, ones the source changed since get the newer files, ones already "
+        "handed over are not touched. Afterwards each owner runs "
+        "'python -m notary_server.handover' against this server.",
     )
     _config(imp)
     imp.add_argument("--from", dest="source", required=True, metavar="URL")
     imp.add_argument("--ca", type=Path, metavar="FILE", help="CA bundle for the source's TLS")
-    imp.add_argument("guns", nargs="+", metavar="GUN")
+    imp.add_argument(
+        "--guns-file", type=Path, metavar="FILE", help="more GUNs, one a line ('-': stdin)"
+    )
+    imp.add_argument(
+        "--all",
+        action="store_true",
+        help="every repository the source's changefeed names (/v2/_trust/changefeed)",
+    )
+    imp.add_argument("guns", nargs="*", metavar="GUN")
     imp.set_defaults(handler=_run, admin_command="import")

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
 
 from notary_server.admin.signerdb import open_signer_database
 from notary_server.services.importer import (
+    ImportState,
     RepositoryImportError,
+    StoredRole,
     describe,
     fetch_repository,
+    plan_import,
     verify_repository,
 )
 from notary_server.services.purge import execute_purge, plan_purge
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["import_guns", "purge"]
 
 FETCH_TIMEOUT = 60.0
+CHANGEFEED_PAGE = 1000
+MAX_CHANGEFEED_PAGES = 10_000
 
 
 def _print_plan(plan: PurgePlan, out: TextIO, *, dry_run: bool) -> None:
@@ -100,69 +108,149 @@ async def purge(
     return 0
 
 
-async def _import_one(
-    store: MetaStore, session: aiohttp.ClientSession, base: str, gun: str, audit: Audit
-) -> str:
-    async def fetch(path: str) -> bytes | None:
-        async with session.get(base + path) as response:
+class _Source:
+    """GETs from the source server: path → body, None on 404."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.base = base
+
+    async def __call__(self, path: str) -> bytes | None:
+        async with self.session.get(self.base + path) as response:
             if response.status == 404:  # noqa: PLR2004 - not found
                 return None
             if response.status != 200:  # noqa: PLR2004 - ok
-                raise RepositoryImportError(f"{path}: the source answered {response.status}")
+                body = (await response.text(errors="replace"))[:200]
+                raise RepositoryImportError(f"{path}: the source answered {response.status} {body}")
             return await response.read()
 
-    fetched = await fetch_repository(fetch, gun)
-    updates = verify_repository(fetched, now=utcnow())
+    async def all_guns(self) -> list[str]:
+        """Every repository the source's changefeed names and has not deleted (``--all``)."""
+        guns: dict[str, None] = {}
+        change_id = "0"
+        for _ in range(MAX_CHANGEFEED_PAGES):
+            path = f"/v2/_trust/changefeed?change_id={change_id}&records={CHANGEFEED_PAGE}"
+            body = await self(path)
+            if body is None:
+                raise RepositoryImportError("the source has no changefeed; list the GUNs instead")
+            records = json.loads(body).get("records") or []
+            for record in records:
+                if record.get("Category") == "deletion":
+                    guns.pop(record["GUN"], None)
+                else:
+                    guns[record["GUN"]] = None
+            if len(records) < CHANGEFEED_PAGE:
+                return list(guns)
+            change_id = str(records[-1]["ID"])
+        raise RepositoryImportError("the source's changefeed did not end; list the GUNs instead")
+
+
+async def _stored_roles(store: MetaStore, gun: str) -> dict[str, StoredRole]:
+    versions: dict[str, dict[int, str]] = {}
+    for info in await store.list_files(gun):
+        versions.setdefault(info.role, {})[info.version] = info.sha256
+    return {role: StoredRole(max(byv), byv) for role, byv in versions.items()}
+
+
+async def _import_one(store: MetaStore, source: _Source, gun: str, audit: Audit) -> ImportOutcome:
+    fetched = await fetch_repository(source, gun)
+    verified = verify_repository(fetched, now=utcnow())
     try:
-        here = await store.get_current(gun, TIMESTAMP)
+        here: bytes | None = (await store.get_current(gun, TIMESTAMP)).data
     except NotFoundError:
         here = None
-    if here is not None:
-        if sha256_hex(here.data) == sha256_hex(fetched.timestamp):
-            return "already imported (same timestamp); nothing to do"
-        raise RepositoryImportError(f"{gun} already exists here; purge it first")
-    try:
-        await store.update_many(gun, updates, audit=audit)
-    except OldVersionError as e:
-        raise RepositoryImportError(f"{gun} was written here meanwhile; purge it first") from e
-    summary = describe(updates)
-    await store.record_audit(
-        AuditEvent(
-            created_at=utcnow(),
-            gun=gun,
-            action="import",
-            detail=f"from {base}: {summary}",
-            actor=audit.actor,
-            client_addr=audit.client_addr,
+    stored = await _stored_roles(store, gun) if here is not None else {}
+    plan = plan_import(verified, stored, stored_timestamp=here, sha256=sha256_hex)
+    if plan.updates:
+        try:
+            await store.update_many(gun, plan.updates, audit=audit)
+        except OldVersionError as e:
+            raise RepositoryImportError(f"{gun} was written here meanwhile; run again") from e
+        await store.record_audit(
+            AuditEvent(
+                created_at=utcnow(),
+                gun=gun,
+                action="import",
+                detail=f"from {source.base}: {describe(plan.updates)}",
+                actor=audit.actor,
+                client_addr=audit.client_addr,
+            )
         )
-    )
-    return f"imported {summary}"
+    return ImportOutcome(plan.state, describe(plan.updates), verified.warnings)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """One repository's result, for its progress line."""
+
+    state: ImportState
+    summary: str
+    warnings: list[str]
+
+    def line(self) -> str:
+        """The progress line after ``GUN: ``."""
+        return {
+            ImportState.NEW: f"imported {self.summary}",
+            ImportState.BEHIND: f"updated with the source's newer files: {self.summary}",
+            ImportState.SAME: "already imported and unchanged; nothing to do",
+            ImportState.HANDED_OVER: "already handed over to this server; the source is "
+            "no longer read for it (purge it here to import again)",
+        }[self.state]
+
+
+def _read_guns(args: argparse.Namespace) -> list[str]:
+    guns = list(args.guns)
+    if args.guns_file is not None:
+        text = sys.stdin.read() if str(args.guns_file) == "-" else args.guns_file.read_text()
+        guns.extend(line.strip() for line in text.splitlines())
+    return list(dict.fromkeys(g for g in guns if g and not g.startswith("#")))
 
 
 async def import_guns(store: MetaStore, args: argparse.Namespace, out: TextIO, audit: Audit) -> int:
-    """``admin import``: one progress line per GUN; exit 1 if any failed."""
+    """``admin import``: one progress line per GUN and a summary; exit 1 if any failed."""
     context = ssl.create_default_context(cafile=str(args.ca) if args.ca else None)
-    base = args.source.rstrip("/")
-    failed = 0
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
     connector = aiohttp.TCPConnector(ssl=context)
+    counts: Counter[str] = Counter()
     async with aiohttp.ClientSession(
         timeout=timeout, connector=connector, trust_env=False
     ) as session:
-        for gun in args.guns:
-            out.write(f"{gun}: ")
+        source = _Source(session, args.source.rstrip("/"))
+        guns = _read_guns(args)
+        if args.all:
+            try:
+                guns.extend(g for g in await source.all_guns() if g not in guns)
+            except (RepositoryImportError, aiohttp.ClientError, TimeoutError, ValueError) as e:
+                out.write(f"cannot list the source's repositories: {e}\n")
+                return 1
+        if not guns:
+            out.write("no repositories to import (give GUNs, --guns-file or --all)\n")
+            return 2
+        for number, gun in enumerate(guns, 1):
+            out.write(f"[{number}/{len(guns)}] {gun}: ")
             out.flush()
             try:
-                out.write(await _import_one(store, session, base, gun, audit) + "\n")
+                outcome = await _import_one(store, source, gun, audit)
             except (RepositoryImportError, StorageError, aiohttp.ClientError, TimeoutError) as e:
-                failed += 1
+                counts["failed"] += 1
                 out.write(f"FAILED: {e}\n")
+            else:
+                counts[outcome.state] += 1
+                out.write(outcome.line() + "\n")
+                out.writelines(f"  warning: {w}\n" for w in outcome.warnings)
+                counts["warned"] += bool(outcome.warnings)
             out.flush()
-    if failed:
-        out.write(f"{failed} of {len(args.guns)} repositories not imported\n")
-    else:
+    out.write(
+        f"{len(guns)} repositories: {counts[ImportState.NEW]} imported, "
+        f"{counts[ImportState.BEHIND]} updated, {counts[ImportState.SAME]} unchanged, "
+        f"{counts[ImportState.HANDED_OVER]} already handed over, {counts['failed']} failed"
+        f" ({counts['warned']} with warnings)\n"
+    )
+    if counts["failed"]:
+        out.write("fix the causes above and run the same command again: it is safe to repeat\n")
+    elif counts[ImportState.NEW] or counts[ImportState.BEHIND]:
         out.write(
-            "done. Each owner should now run 'notary key rotate GUN timestamp -r' against "
-            "this server (and 'snapshot -r' if the source managed the snapshot).\n"
+            "next: each owner runs 'python -m notary_server.handover --server URL GUN' "
+            "(README: Migrating from another notary server)\n"
         )
-    return 1 if failed else 0
+    return 1 if counts["failed"] else 0

@@ -1,0 +1,1 @@
+"""Moving repositories off another notary server: ``admin import`` and the owner's hand-over."""
