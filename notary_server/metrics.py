@@ -85,6 +85,14 @@ class ServerMetrics:
             subsystem="maintenance",
             registry=self.registry,
         )
+        self.loop_lag = Gauge(
+            "loop_lag_seconds",
+            "The event loop's largest delay past its heartbeat during the last pass (ADR 0023).",
+            ["pass"],
+            namespace="notary_server",
+            subsystem="maintenance",
+            registry=self.registry,
+        )
         self.retention_deleted = Counter(
             "retention_deleted_files",
             "Old metadata versions deleted by the periodic retention run.",

@@ -7,6 +7,12 @@ default lifetime is left: with Notary's 14-day timestamps and the default
 one third, a timestamp is replaced when under about 4.7 days remain, so no
 reader receives expired metadata and no reader waits for a signature.
 
+A pass is incremental (ADR 0023): it reads each repository's timestamp, a few
+at a time, and learns the snapshot's expiry from :class:`FileExpiries`, which
+parses a snapshot once, when it becomes current. Only a repository with
+something due is read further. Large files are parsed in a thread, and the
+pass yields to the event loop after each repository.
+
 Several replicas may scan the same database: the first to store a version
 wins, the others get :class:`~notary_server.storage.OldVersionError` and back
 off (their next scan sees a fresh file and does nothing).
@@ -14,11 +20,14 @@ off (their next scan sees a fresh file and does nothing).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from notary_server.services.current import get_current, parse_stored
+from notary_server.services.current import get_current
+from notary_server.services.expiries import BATCH_GUNS, FileExpiries
+from notary_server.services.offloop import parse_off_loop
 from notary_server.services.updates import issue_timestamp
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
 from notary_server.trust.base import TrustServiceError
@@ -32,7 +41,7 @@ from notary_tuf.validation import MetaUpdate
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.base import MetaStore, StoredMeta
     from notary_server.trust.base import CryptoService
     from notary_tuf.gotime import GoTime
     from notary_tuf.models import Root, Snapshot, Timestamp
@@ -99,14 +108,14 @@ async def resign_gun(
         ts_row = await store.get_current(gun, TIMESTAMP)
     except NotFoundError:
         return ResignResult(gun=gun, note="no timestamp")
-    timestamp: Metadata[Timestamp] = parse_stored(TIMESTAMP, ts_row)
+    timestamp: Metadata[Timestamp] = await parse_off_loop(TIMESTAMP, ts_row)
     snapshot_row = await get_current(store, gun, SNAPSHOT)
-    snapshot: Metadata[Snapshot] = parse_stored(SNAPSHOT, snapshot_row)
+    snapshot: Metadata[Snapshot] = await parse_off_loop(SNAPSHOT, snapshot_row)
     snapshot_due = is_due(snapshot.signed.expires, SNAPSHOT, now, fraction)
     if not snapshot_due and not is_due(timestamp.signed.expires, TIMESTAMP, now, fraction):
         return ResignResult(gun=gun)
     root_row = await get_current(store, gun, ROOT)
-    root: Metadata[Root] = parse_stored(ROOT, root_row)
+    root: Metadata[Root] = await parse_off_loop(ROOT, root_row)
     if root.signed.expires.is_expired(now):
         return ResignResult(gun=gun, note="the root has expired")
     updates: list[MetaUpdate] = []
@@ -145,19 +154,60 @@ async def resign_gun(
     return ResignResult(gun=gun, stored=tuple(updates))
 
 
+async def _may_be_due(
+    store: MetaStore,
+    expiries: FileExpiries,
+    gun: str,
+    timestamp_row: StoredMeta,
+    *,
+    now: datetime,
+    fraction: float,
+) -> bool:
+    """Whether the GUN's timestamp or snapshot is due, from its timestamp and remembered facts."""
+    timestamp: Metadata[Timestamp] = await parse_off_loop(TIMESTAMP, timestamp_row)
+    if is_due(timestamp.signed.expires, TIMESTAMP, now, fraction):
+        return True
+    snapshot = await expiries.snapshot_of(store, gun, timestamp_row)
+    return snapshot.expires - now < DEFAULT_EXPIRY[SNAPSHOT] * fraction
+
+
 async def resign_all(
-    store: MetaStore, crypto: CryptoService, *, now: datetime, fraction: float
+    store: MetaStore,
+    crypto: CryptoService,
+    *,
+    now: datetime,
+    fraction: float,
+    expiries: FileExpiries | None = None,
 ) -> list[ResignResult]:
-    """Run :func:`resign_gun` over every GUN; one GUN's failure does not stop the rest.
+    """Run :func:`resign_gun` over every GUN with something due; one failure does not stop the rest.
+
+    Args:
+        store: the metadata store.
+        crypto: the trust service.
+        now: the time of the pass.
+        fraction: see :data:`DEFAULT_REMAINING_FRACTION`.
+        expiries: the facts remembered from earlier passes (a fresh memo when None).
 
     Raises:
         StorageError: the GUNs cannot be listed.
     """
+    expiries = expiries if expiries is not None else FileExpiries()
+    guns = await store.list_guns()
     results = []
-    for gun in await store.list_guns():
-        try:
-            results.append(await resign_gun(store, crypto, gun, now=now, fraction=fraction))
-        except (StorageError, TrustServiceError, NotaryTufError) as e:
-            logger.warning("re-signing %s failed: %s", gun, e)
-            results.append(ResignResult(gun=gun, note=f"failed: {e}"))
+    for start in range(0, len(guns), BATCH_GUNS):
+        batch = guns[start : start + BATCH_GUNS]
+        timestamps = await store.get_current_many(TIMESTAMP, batch)
+        for gun in batch:
+            row = timestamps.get(gun)
+            try:
+                if row is None:
+                    results.append(ResignResult(gun=gun, note="no timestamp"))
+                elif not await _may_be_due(store, expiries, gun, row, now=now, fraction=fraction):
+                    results.append(ResignResult(gun=gun))
+                else:
+                    results.append(await resign_gun(store, crypto, gun, now=now, fraction=fraction))
+            except (StorageError, TrustServiceError, NotaryTufError) as e:
+                logger.warning("re-signing %s failed: %s", gun, e)
+                results.append(ResignResult(gun=gun, note=f"failed: {e}"))
+            await asyncio.sleep(0)
     return results

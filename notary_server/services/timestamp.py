@@ -9,7 +9,8 @@ are stored atomically before they are served.
 Beyond Go: when a concurrent request stored the refreshed files first (a version
 conflict), its files are served instead of failing with a 500; and GETs are
 served from the cached chain (:func:`serve_timestamp`, :func:`serve_snapshot`)
-while it is fresh, the expiry being checked on every request.
+while it is fresh, the expiry being checked on every request. A large stored
+snapshot or root is parsed in a thread (ADR 0023).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from notary_server.cache import CachedFile
-from notary_server.services.current import get_current, parse_stored
+from notary_server.services.current import get_current
+from notary_server.services.offloop import parse_off_loop
 from notary_server.services.updates import issue_timestamp
 from notary_server.storage import OldVersionError, StorageError
 from notary_server.storage.base import StoredMeta
@@ -61,7 +63,7 @@ class _Snapshot:
 
 
 async def _current_root(store: MetaStore, gun: str, now: datetime) -> Root:
-    root: Metadata[Root] = parse_stored(ROOT, await get_current(store, gun, ROOT))
+    root: Metadata[Root] = await parse_off_loop(ROOT, await get_current(store, gun, ROOT))
     if root.signed.expires.is_expired(now):
         raise RefreshError(f"{gun}: the root has expired; cannot re-issue metadata")
     return root.signed
@@ -71,7 +73,7 @@ async def _snapshot_for(
     store: MetaStore, crypto: CryptoService, gun: str, checksum: str, now: datetime
 ) -> _Snapshot:
     row = await store.get_checksum(gun, SNAPSHOT, checksum)
-    previous: Metadata[Snapshot] = parse_stored(SNAPSHOT, row)
+    previous: Metadata[Snapshot] = await parse_off_loop(SNAPSHOT, row)
     if not previous.signed.expires.is_expired(now):
         return _Snapshot(row.data, reissued=False)
     root = await _current_root(store, gun, now)
@@ -100,7 +102,7 @@ async def get_or_create_timestamp(
         StorageError: the store failed or holds unusable files.
     """
     row = await store.get_current(gun, TIMESTAMP)
-    previous: Metadata[Timestamp] = parse_stored(TIMESTAMP, row)
+    previous: Metadata[Timestamp] = await parse_off_loop(TIMESTAMP, row)
     checksum = previous.signed.snapshot_meta.sha256_hex
     if checksum is None:
         raise StorageError(f"{gun}: the current timestamp names no snapshot sha256")
@@ -146,7 +148,7 @@ async def get_current_snapshot(
         StorageError: the store failed or holds unusable files.
     """
     timestamp = await get_or_create_timestamp(store, crypto, gun, now)
-    parsed: Metadata[Timestamp] = parse_stored(
+    parsed: Metadata[Timestamp] = await parse_off_loop(
         TIMESTAMP, StoredMeta(created=timestamp.created, data=timestamp.data)
     )
     checksum = parsed.signed.snapshot_meta.sha256_hex

@@ -11,27 +11,34 @@ import functools
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from notary_server.services.current import named_checksum, parse_stored
-from notary_server.storage import NotFoundError
+from notary_server.services.offloop import IN_THREAD_BYTES, parse_off_loop
+from notary_server.storage import NotFoundError, StorageError
 from notary_server.trust.base import TrustServiceError
 from notary_server.trust.signing import InsufficientSignaturesError, sign_with_role
-from notary_tuf.errors import BadHierarchyError, BadRootError, ValidationError
+from notary_tuf.errors import (
+    BadHierarchyError,
+    BadRootError,
+    BadSnapshotError,
+    BadTargetsError,
+    ValidationError,
+)
 from notary_tuf.generate import next_snapshot, next_timestamp
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP, is_delegation, parent_role
 from notary_tuf.signed import Metadata
 from notary_tuf.validation import MetaUpdate, validate_update
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from notary_server.storage.base import Audit, MetaStore, StoredMeta
     from notary_server.trust.base import CryptoService
     from notary_tuf.models import Root, Snapshot, Timestamp
 
-__all__ = ["apply_update", "issue_timestamp"]
+__all__ = ["MAX_VERSION_LEAD", "apply_update", "issue_timestamp"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +51,18 @@ _NO_TIMESTAMP_KEY = "no  timestamp keys exist on the server"  # two spaces: Go's
 # gRPC error text; we keep the error type and leave the internals out.
 _TRUST_UNAVAILABLE = "the trust service is unavailable"
 
-VALIDATE_IN_THREAD_BYTES = 256 * 1024
-"""Uploads larger than this are validated in a worker thread (issue #14 item 7).
+VALIDATE_IN_THREAD_BYTES: Final = IN_THREAD_BYTES
+"""Uploads larger than this are validated in a worker thread (issue #14 item 7, ADR 0018)."""
 
-Parsing and checking a 2 MB targets file takes a few hundred milliseconds of
-CPU; on the event loop that would stall every other request of the worker. In a
-thread, the interpreter switches back to the loop every few milliseconds. Small
-uploads, the usual publish, stay on the loop: a thread hop costs more than they do.
+MAX_VERSION_LEAD: Final = 1_000_000
+"""How far an uploaded version may run ahead of the repository's timestamp version (ADR 0023).
+
+Every accepted publish raises the timestamp version by exactly one, and a Go
+client raises a role's version by exactly one when it publishes the role, so no
+honestly published role leads its timestamp by more than one. With the lead
+bounded, each accepted upload leaves room for the next version, and the 32-bit
+version column is reached only after about 2^31 publishes; one upload of
+2,147,483,647 used to brick a role for good.
 """
 
 
@@ -130,6 +142,50 @@ async def _named(
     if row is not None and hashlib.sha256(row.data).hexdigest() == checksum:
         return row
     return await store.get_checksum(gun, role, checksum)
+
+
+async def _check_version_lead(
+    store: MetaStore, gun: str, updates: Sequence[MetaUpdate], current: _CurrentState
+) -> None:
+    """Refuse an uploaded version too far ahead of the timestamp (see :data:`MAX_VERSION_LEAD`).
+
+    Root is left out: Go's rule (the stored version or one above) already holds
+    it. A role stored further ahead than the lead (by Go, or imported) may still
+    take exactly its next version, so no stored repository is locked out.
+
+    Raises:
+        BadTargetsError, BadSnapshotError: the version leads by too much.
+    """
+    timestamp_version = current.timestamp.version if current.timestamp is not None else 0
+    ceiling = timestamp_version + MAX_VERSION_LEAD
+    for update in updates:
+        if update.role == ROOT or update.version <= ceiling:
+            continue
+        stored = await _stored_version(store, gun, update.role, current)
+        if stored is not None and update.version == stored + 1:
+            continue
+        error = BadSnapshotError if update.role == SNAPSHOT else BadTargetsError
+        raise error(
+            f"{update.role} version {update.version} is more than {MAX_VERSION_LEAD} above "
+            f"the repository's timestamp version {timestamp_version}; the next version of "
+            f"{update.role} is {stored + 1 if stored is not None else 1}"
+        )
+
+
+async def _stored_version(
+    store: MetaStore, gun: str, role: str, current: _CurrentState
+) -> int | None:
+    """The highest stored version of ``role``, or None (read only for an upload far ahead)."""
+    if role == SNAPSHOT:
+        return current.snapshot.version if current.snapshot is not None else None
+    try:
+        row = await store.get_current(gun, role)
+    except NotFoundError:
+        return None
+    try:
+        return (await parse_off_loop(role, row)).version
+    except StorageError:
+        return None
 
 
 async def _issue_snapshot(
@@ -227,6 +283,7 @@ async def apply_update(
         validated = await asyncio.to_thread(validate)
     else:
         validated = validate()
+    await _check_version_lead(store, gun, validated.updates, current)
     updates = list(validated.updates)
     if validated.snapshot is not None:
         snapshot = uploads[SNAPSHOT]

@@ -33,18 +33,19 @@ async def test_loop_resigns_and_sets_gauges(aiohttp_client: AiohttpClient) -> No
     app = create_app(config, store=store, crypto=crypto)
     client = await aiohttp_client(app)
     await publish_new(client)
+    registry = app[METRICS_KEY].registry
+    # The pass counts what it re-signed once it has been through every repository,
+    # which may be after the store already holds the new timestamp: wait for both.
     for _ in range(100):
         await asyncio.sleep(0.05)
-        if [i.version for i in await store.list_files(GUN) if i.role == TIMESTAMP][-1] > 1:
+        resigned = registry.get_sample_value(
+            "notary_server_maintenance_resigned_files_total", {"role": "timestamp"}
+        )
+        if resigned:
             break
     else:
-        pytest.fail("the timestamp was not re-signed in 5 s")
-    registry = app[METRICS_KEY].registry
-    resigned = registry.get_sample_value(
-        "notary_server_maintenance_resigned_files_total", {"role": "timestamp"}
-    )
-    assert resigned is not None
-    assert resigned >= 1
+        pytest.fail("no timestamp was counted as re-signed in 5 s")
+    assert [i.version for i in await store.list_files(GUN) if i.role == TIMESTAMP][-1] > 1
     roots = None
     for _ in range(40):
         roots = registry.get_sample_value(

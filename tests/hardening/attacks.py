@@ -439,6 +439,16 @@ ATTACKS: dict[str, Attack] = {
     "version-2^31-snapshot": Attack(
         _huge_version(SNAPSHOT, INT32_LIMIT), "INVALID_UPDATE", "ErrBadSnapshot"
     ),
+    # the largest version that fits: stored, it left no next version (issue #14 item 1, ADR 0023)
+    "version-2^31-1-root": Attack(
+        _huge_version(ROOT, INT32_LIMIT - 1), "INVALID_UPDATE", "ErrBadRoot"
+    ),
+    "version-2^31-1-targets": Attack(
+        _huge_version(TARGETS, INT32_LIMIT - 1), "INVALID_UPDATE", "ErrBadTargets"
+    ),
+    "version-2^31-1-snapshot": Attack(
+        _huge_version(SNAPSHOT, INT32_LIMIT - 1), "INVALID_UPDATE", "ErrBadSnapshot"
+    ),
     "version-2^32-targets": Attack(
         _huge_version(TARGETS, 2**32), "INVALID_UPDATE", "ErrBadTargets"
     ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from pytest_aiohttp import AiohttpClient
@@ -18,8 +19,9 @@ from notary_server.app import create_app
 from notary_server.config import ServerConfig
 from notary_server.storage.base import MetaStore
 from notary_server.storage.memory import MemoryMetaStore
-from notary_server.storage.migrate import migrate_postgres
+from notary_server.storage.migrate import migrate_postgres, migrate_sqlite
 from notary_server.storage.postgres import PostgresMetaStore, connect
+from notary_server.storage.sqlite import open_sqlite
 from notary_server.trust.local import LocalCryptoService
 from tests.pg import admin_dsn, require_postgres, throwaway_database
 from tests.server.helpers import AppClient, ClientFactory, make_config
@@ -81,3 +83,38 @@ async def pg_env(
 ) -> tuple[AppClient, PostgresMetaStore]:
     """A client on an empty PostgreSQL store (set up first, so torn down after the app)."""
     return await make_client(pg_store), pg_store
+
+
+# SQLite and PostgreSQL in turn: issue #14 asks each attack of both backends.
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sql_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite``, or the DSN of the session's PostgreSQL database."""
+    return "sqlite" if request.param == "sqlite" else request.getfixturevalue("hardening_db")
+
+
+async def open_store(backend: str, tmp_path: Path) -> MetaStore:
+    """An empty migrated store: SQLite in ``tmp_path``, or the PostgreSQL database emptied."""
+    if backend == "sqlite":
+        path = tmp_path / "server.db"
+        migrate_sqlite(str(path))
+        return await open_sqlite(str(path))
+    store = await connect(backend, min_size=1, max_size=10)
+    await store._pool.execute("TRUNCATE tuf_files, changefeed RESTART IDENTITY")
+    return store
+
+
+@pytest.fixture
+async def sql_store(sql_backend: str, tmp_path: Path) -> AsyncIterator[MetaStore]:
+    opened = await open_store(sql_backend, tmp_path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def sql_env(sql_store: MetaStore, make_client: ClientFactory) -> tuple[AppClient, MetaStore]:
+    """The real app on SQLite, then on PostgreSQL (the store set up first: closed after the app)."""
+    return await make_client(sql_store), sql_store
