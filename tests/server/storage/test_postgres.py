@@ -184,6 +184,8 @@ async def test_store_does_not_migrate(empty_db: str) -> None:
 async def _until_a_backend_waits_on_a_lock(conn: asyncpg.pool.PoolConnectionProxy[Any]) -> None:
     """Return once a session on this database waits on a lock (bounded: 200 polls)."""
     for _ in range(200):
+        # Inside a transaction PostgreSQL keeps the first view of pg_stat_activity.
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
         waiting = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
