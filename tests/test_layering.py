@@ -6,6 +6,8 @@ The rules, checked on the source with ``ast`` rather than by importing it:
   reaches the signer only over gRPC. Both may import ``notary_runtime``.
 * ``notary_runtime`` holds the plumbing both services share (ADR 0013): it
   imports neither service, nor ``notary_proto``, nor a web or gRPC library.
+* ``notary_gate`` (the registry gate) builds on ``notary_tuf`` and
+  ``notary_runtime`` only: it never imports either service, nor gRPC.
 * ``notary_tuf`` is pure and synchronous: it imports no web, database or gRPC
   library and none of the packages built on it (``notary_runtime`` included).
 * No module is longer than 1,000 lines.
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("notary_tuf", "notary_runtime", "notary_server", "notary_signer")
+PACKAGES = ("notary_tuf", "notary_runtime", "notary_server", "notary_signer", "notary_gate")
 FORBIDDEN: dict[str, frozenset[str]] = {
     "notary_tuf": frozenset(
         {
@@ -35,13 +37,24 @@ FORBIDDEN: dict[str, frozenset[str]] = {
             "notary_server",
             "notary_signer",
             "notary_proto",
+            "notary_gate",
         }
     ),
     "notary_runtime": frozenset(
-        {"aiohttp", "grpc", "grpc_health", "notary_server", "notary_signer", "notary_proto"}
+        {
+            "aiohttp",
+            "grpc",
+            "grpc_health",
+            "notary_server",
+            "notary_signer",
+            "notary_proto",
+            "notary_gate",
+        }
     ),
     "notary_server": frozenset({"notary_signer"}),
     "notary_signer": frozenset({"notary_server"}),
+    # The registry gate reads trust data over HTTP like any client (issue #16).
+    "notary_gate": frozenset({"notary_server", "notary_signer", "notary_proto", "grpc", "asyncpg"}),
 }
 MAX_LINES = 1000
 
