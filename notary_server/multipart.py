@@ -10,6 +10,10 @@ role) is refused, 400 ``MALFORMED_UPLOAD``, before the second part is read
 and Go's client never sends a role twice (it builds one part per entry of a
 role-keyed map, ``client.publish`` → ``HTTPStore.SetMulti``).
 
+Each part is parsed once, here, and the parsed value travels with the bytes
+(:class:`Uploads`) to validation; a part over the off-loop threshold is parsed
+in a worker thread (:mod:`notary_server.services.offloop`).
+
 Beyond Go, the ``limits`` section (ADR 0012) is enforced while the body
 streams in: the body as a whole (its declared length up front, then the bytes
 actually received), each part, the number of parts and the number of targets
@@ -27,6 +31,7 @@ does not either, drops the connection on such a body.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader
@@ -35,6 +40,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from notary_server.appkeys import CONFIG_KEY
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
 from notary_server.limits import LimitExceededError
+from notary_server.services.offloop import off_loop_if_large
 from notary_tuf._fields import INT64_MAX, INT64_MIN, decode_b64
 from notary_tuf.canonical import parse_json
 from notary_tuf.errors import NotaryTufError
@@ -46,7 +52,15 @@ if TYPE_CHECKING:
 
     from notary_server.limit_settings import LimitsConfig
 
-__all__ = ["read_uploads"]
+__all__ = ["Uploads", "read_uploads"]
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """An upload as read: role → bytes as received, and role → their parsed JSON value."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    parsed: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_signed(signed: Any) -> None:
@@ -171,8 +185,18 @@ def _check_targets_count(value: Any, limits: LimitsConfig) -> None:
         raise LimitExceededError("max_targets_per_file", limits.max_targets_per_file)
 
 
-async def read_uploads(request: web.Request) -> dict[str, bytes]:
-    """Read every part of an upload into role name → bytes.
+def _parse_part(data: bytes) -> Any:
+    """Parse a part as JSON and check the fields Go decodes (``MALFORMED_JSON`` if not)."""
+    try:
+        value = parse_json(data)
+        _check_signed_meta(value)
+    except (NotaryTufError, TypeError) as e:
+        raise ApiError(ErrorCode.MALFORMED_JSON) from e
+    return value
+
+
+async def read_uploads(request: web.Request) -> Uploads:
+    """Read every part of an upload: its bytes by role, and each part's parsed value.
 
     Raises:
         ApiError: ``MALFORMED_UPLOAD`` (not multipart, or a broken body),
@@ -190,7 +214,7 @@ async def read_uploads(request: web.Request) -> dict[str, bytes]:
         reader = await request.multipart()
     except (ValueError, AssertionError, KeyError) as e:
         raise ApiError(ErrorCode.MALFORMED_UPLOAD) from e
-    uploads: dict[str, bytes] = {}
+    uploads = Uploads()
     parts = 0
     while True:
         try:
@@ -206,12 +230,9 @@ async def read_uploads(request: web.Request) -> dict[str, bytes]:
         if parts > limits.max_parts:
             raise LimitExceededError("max_parts", limits.max_parts)
         body_part, role = _part_role(part)
-        _check_role_once(role, uploads)
+        _check_role_once(role, uploads.files)
         data = await _read_part(body_part, request, limits)
-        try:
-            value = parse_json(data)
-            _check_signed_meta(value)
-        except (NotaryTufError, TypeError) as e:
-            raise ApiError(ErrorCode.MALFORMED_JSON) from e
+        value = await off_loop_if_large(len(data), _parse_part, data)
         _check_targets_count(value, limits)
-        uploads[role] = data
+        uploads.files[role] = data
+        uploads.parsed[role] = value

@@ -121,7 +121,20 @@ class Envelope:
                 object, ``signatures`` not an array, a malformed signature).
             CanonicalizationError: ``signed`` has no canonical form (a fraction).
         """
-        doc = require_object(parse_json(data), "metadata")
+        return cls.from_value(data, parse_json(data))
+
+    @classmethod
+    def from_value(cls, data: bytes, value: Any) -> Envelope:
+        """Build the envelope of ``data`` from ``value``, what :func:`parse_json` made of it.
+
+        For a caller that has parsed the file already (the server reads each
+        uploaded part as JSON while the body streams in): the file is parsed once.
+
+        Raises:
+            FormatError: as :meth:`from_bytes`.
+            CanonicalizationError: as :meth:`from_bytes`.
+        """
+        doc = require_object(value, "metadata")
         signed = doc.get("signed")
         if signed is None:
             raise FormatError("metadata: the file contained an empty payload")
@@ -183,8 +196,18 @@ class Metadata(Generic[T]):
             InvalidRoleNameError: ``role`` is not a valid role name.
             FormatError: the file is malformed for that role.
         """
+        return cls.from_parsed(role, data, parse_json(data))
+
+    @classmethod
+    def from_parsed(cls, role: str, data: bytes, value: Any) -> Metadata[Any]:
+        """:meth:`from_bytes` for a file already parsed into ``value`` (see ``from_value``).
+
+        Raises:
+            InvalidRoleNameError: ``role`` is not a valid role name.
+            FormatError: the file is malformed for that role.
+        """
         model = _model_for(role)
-        envelope = Envelope.from_bytes(data)
+        envelope = Envelope.from_value(data, value)
         return Metadata(role=role, signed=model.from_dict(envelope.signed, role), envelope=envelope)
 
     @classmethod

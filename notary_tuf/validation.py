@@ -254,10 +254,19 @@ def _role_order(name: str) -> tuple[int, str]:
     return (name.count("/"), name)
 
 
-def _parse_upload(role: str, data: bytes, error_type: type[ValidationError]) -> Metadata[Any]:
-    """Parse an uploaded file; a malformed one or an oversized version is ``error_type``."""
+def _parse_upload(
+    role: str, data: bytes, error_type: type[ValidationError], parsed: Mapping[str, Any]
+) -> Metadata[Any]:
+    """Parse an uploaded file; a malformed one or an oversized version is ``error_type``.
+
+    ``parsed`` holds the JSON value of uploads the caller parsed already (by role).
+    """
     try:
-        metadata: Metadata[Any] = Metadata.from_bytes(role, data)
+        metadata: Metadata[Any] = (
+            Metadata.from_parsed(role, data, parsed[role])
+            if role in parsed
+            else Metadata.from_bytes(role, data)
+        )
     except NotaryTufError as e:
         raise error_type(str(e)) from e
     if metadata.version > MAX_VERSION:
@@ -310,10 +319,10 @@ def _load_stored_targets(loader: _RepoLoader, role: str, current: Mapping[str, b
 
 
 def _root_update(
-    loader: _RepoLoader, data: bytes, *, gun: str, now: datetime
+    loader: _RepoLoader, data: bytes, *, gun: str, now: datetime, parsed: Mapping[str, Any]
 ) -> tuple[_RepoLoader, MetaUpdate]:
     """Validate an uploaded root against the stored one; return the loader trusting it."""
-    root = _parse_upload(ROOT, data, BadRootError)
+    root = _parse_upload(ROOT, data, BadRootError, parsed)
     previous = loader.root
     current_version = previous.version if previous is not None else 1
     if root.version not in (current_version, current_version + 1):
@@ -336,7 +345,11 @@ def _root_update(
 
 
 def _targets_update(
-    loader: _RepoLoader, role: str, data: bytes, current: Mapping[str, bytes]
+    loader: _RepoLoader,
+    role: str,
+    data: bytes,
+    current: Mapping[str, bytes],
+    parsed: Mapping[str, Any],
 ) -> MetaUpdate:
     """Load the role's missing ancestors from the store, then validate the upload."""
     missing_ancestors = []
@@ -347,7 +360,7 @@ def _targets_update(
             missing_ancestors.append(ancestor)
     for name in reversed(missing_ancestors):
         _load_stored_targets(loader, name, current)
-    targets = _parse_upload(role, data, BadTargetsError)
+    targets = _parse_upload(role, data, BadTargetsError, parsed)
     try:
         loader.load_targets(targets, allow_expired=False)
         if role != TARGETS:
@@ -384,8 +397,9 @@ def _snapshot_update(
     *,
     uploaded: Collection[str],
     current_snapshot: Snapshot | None,
+    parsed: Mapping[str, Any],
 ) -> Metadata[Snapshot]:
-    snapshot = _parse_upload(SNAPSHOT, data, BadSnapshotError)
+    snapshot = _parse_upload(SNAPSHOT, data, BadSnapshotError, parsed)
     try:
         loader.load_snapshot(snapshot)
     except NotaryTufError as e:
@@ -430,6 +444,7 @@ def validate_update(
     uploads: Mapping[str, bytes],
     now: datetime,
     current_snapshot: Snapshot | None = None,
+    parsed: Mapping[str, Any] | None = None,
 ) -> ValidatedUpdate:
     """Decide whether ``uploads`` is a valid update of the repository ``gun``.
 
@@ -441,6 +456,8 @@ def validate_update(
         now: the time to check expiry against.
         current_snapshot: the current snapshot, if any: an uploaded snapshot must
             name the same file for every role not uploaded with it.
+        parsed: role → the :func:`~notary_tuf.canonical.parse_json` value of that
+            upload, for uploads the caller has parsed already (each file is parsed once).
 
     Returns:
         What to store, the root in force, and the files the server-generated
@@ -457,10 +474,11 @@ def validate_update(
         if not is_valid_role(role):
             raise InvalidRoleNameError(f"tuf: invalid role {role}.")
     to_store: list[MetaUpdate] = []
+    parsed = parsed if parsed is not None else {}
 
     loader = _load_stored_root(gun, now, current)
     if ROOT in uploads:
-        loader, root_update = _root_update(loader, uploads[ROOT], gun=gun, now=now)
+        loader, root_update = _root_update(loader, uploads[ROOT], gun=gun, now=now, parsed=parsed)
         to_store.append(root_update)
     if loader.root is None:
         raise ValidationError("no pre-existing root and no root provided in update.")
@@ -468,12 +486,18 @@ def validate_update(
     targets_roles = sorted(
         (r for r in uploads if r == TARGETS or is_delegation(r)), key=_role_order
     )
-    to_store.extend(_targets_update(loader, role, uploads[role], current) for role in targets_roles)
+    to_store.extend(
+        _targets_update(loader, role, uploads[role], current, parsed) for role in targets_roles
+    )
 
     snapshot = None
     if SNAPSHOT in uploads:
         snapshot = _snapshot_update(
-            loader, uploads[SNAPSHOT], uploaded=uploads.keys(), current_snapshot=current_snapshot
+            loader,
+            uploads[SNAPSHOT],
+            uploaded=uploads.keys(),
+            current_snapshot=current_snapshot,
+            parsed=parsed,
         )
         to_store.append(MetaUpdate(role=SNAPSHOT, version=snapshot.version, data=uploads[SNAPSHOT]))
     if TIMESTAMP in uploads:

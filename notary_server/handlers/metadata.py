@@ -32,7 +32,8 @@ async def atomic_update(request: web.Request, params: Mapping[str, str]) -> web.
             store=request.app[METASTORE_KEY],
             crypto=request.app[CRYPTO_KEY],
             gun=params["gun"],
-            uploads=uploads,
+            uploads=uploads.files,
+            parsed=uploads.parsed,
             now=datetime.now(UTC),
             audit=request_audit(request),
         )

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from notary_server.services.current import named_checksum, parse_stored
 from notary_server.services.offloop import IN_THREAD_BYTES, parse_off_loop
@@ -197,18 +197,13 @@ async def _issue_snapshot(
     loaded: Mapping[str, bytes],
     now: datetime,
 ) -> MetaUpdate:
-    unsigned = Metadata.from_signed(SNAPSHOT, next_snapshot(previous, loaded, now=now))
-    try:
-        signed = await sign_with_role(
-            crypto, unsigned, root.role_keys(SNAPSHOT), root.roles[SNAPSHOT].threshold
-        )
-    except InsufficientSignaturesError as e:
-        logger.info("cannot sign snapshot for %s: %s", gun, e)
-        raise BadHierarchyError(SNAPSHOT, _NO_SNAPSHOT_KEY) from e
-    except TrustServiceError as e:
-        logger.warning("cannot sign snapshot for %s: %s", gun, e)
-        raise ValidationError(_TRUST_UNAVAILABLE) from e
-    return MetaUpdate(role=SNAPSHOT, version=signed.version, data=signed.to_bytes())
+    return await _sign_server_role(
+        crypto=crypto,
+        gun=gun,
+        root=root,
+        unsigned=Metadata.from_signed(SNAPSHOT, next_snapshot(previous, loaded, now=now)),
+        missing_key=BadHierarchyError(SNAPSHOT, _NO_SNAPSHOT_KEY),
+    )
 
 
 async def issue_timestamp(
@@ -229,18 +224,42 @@ async def issue_timestamp(
         ValidationError: the trust service is unreachable, or the timestamp
             version cannot grow any further.
     """
-    unsigned = Metadata.from_signed(TIMESTAMP, next_timestamp(previous, snapshot, now=now))
+    return await _sign_server_role(
+        crypto=crypto,
+        gun=gun,
+        root=root,
+        unsigned=Metadata.from_signed(TIMESTAMP, next_timestamp(previous, snapshot, now=now)),
+        missing_key=BadRootError(_NO_TIMESTAMP_KEY),
+    )
+
+
+async def _sign_server_role(
+    *,
+    crypto: CryptoService,
+    gun: str,
+    root: Root,
+    unsigned: Metadata[Any],
+    missing_key: ValidationError,
+) -> MetaUpdate:
+    """Sign a server-made snapshot or timestamp with the root's keys for its role.
+
+    Raises:
+        ValidationError: ``missing_key`` when the trust service holds too few of
+            the role's keys (Go's error differs by role); a generic one when the
+            trust service is unreachable.
+    """
+    role = unsigned.role
     try:
         signed = await sign_with_role(
-            crypto, unsigned, root.role_keys(TIMESTAMP), root.roles[TIMESTAMP].threshold
+            crypto, unsigned, root.role_keys(role), root.roles[role].threshold
         )
     except InsufficientSignaturesError as e:
-        logger.info("cannot sign timestamp for %s: %s", gun, e)
-        raise BadRootError(_NO_TIMESTAMP_KEY) from e
+        logger.info("cannot sign %s for %s: %s", role, gun, e)
+        raise missing_key from e
     except TrustServiceError as e:
-        logger.warning("cannot sign timestamp for %s: %s", gun, e)
+        logger.warning("cannot sign %s for %s: %s", role, gun, e)
         raise ValidationError(_TRUST_UNAVAILABLE) from e
-    return MetaUpdate(role=TIMESTAMP, version=signed.version, data=signed.to_bytes())
+    return MetaUpdate(role=role, version=signed.version, data=signed.to_bytes())
 
 
 async def apply_update(
@@ -251,6 +270,7 @@ async def apply_update(
     uploads: Mapping[str, bytes],
     now: datetime,
     audit: Audit | None = None,
+    parsed: Mapping[str, Any] | None = None,
 ) -> list[MetaUpdate]:
     """Validate an upload and store it with a new snapshot (if server-managed) and timestamp.
 
@@ -261,6 +281,8 @@ async def apply_update(
         uploads: role name → uploaded bytes (an uploaded timestamp is ignored).
         now: the time of the update.
         audit: who asked, recorded with the changefeed record.
+        parsed: role → the parsed JSON of uploads already parsed (the HTTP
+            handler parses each part as it reads it): nothing is parsed twice.
 
     Returns:
         Everything stored, in order.
@@ -278,6 +300,7 @@ async def apply_update(
         uploads=uploads,
         now=now,
         current_snapshot=current.snapshot,
+        parsed=parsed,
     )
     if sum(map(len, uploads.values())) > VALIDATE_IN_THREAD_BYTES:
         validated = await asyncio.to_thread(validate)
