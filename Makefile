@@ -46,8 +46,12 @@ format:
 typecheck:
 	$(BIN)/mypy
 
+# Coverage counts the server and signer processes the tests start too (pyproject:
+# [tool.coverage.run] patch = subprocess); each process writes its own data file.
 test: lint typecheck
+	$(BIN)/python -m coverage erase
 	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 
 proto:
