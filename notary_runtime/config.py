@@ -11,15 +11,16 @@ keys mean and which values are valid stays with each service.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from notary_runtime import ErrorFactory
 
-__all__ = ["ConfigReader", "env_name"]
+__all__ = ["ConfigReader", "env_name", "unknown_key_warnings", "unknown_keys"]
 
 
 def env_name(prefix: str, key: str) -> str:
@@ -129,3 +130,42 @@ class ConfigReader:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._error(f"{key}: expected a list of strings")
         return tuple(value)
+
+
+def unknown_keys(
+    document: Mapping[str, Any], known: Collection[str], open_sections: Collection[str] = ()
+) -> list[str]:
+    """Return the dotted keys of ``document`` that are not ``known`` (viper: any case).
+
+    A key is known when it is in ``known``, or lies in one of ``open_sections``
+    (whose contents are not checked); a section (an object) is walked when some
+    known key lies in it. Keys are returned as written, in document order.
+    """
+    found: list[str] = []
+
+    def walk(node: Mapping[str, Any], written: str, lowered: str) -> None:
+        for name, value in node.items():
+            path, key = f"{written}{name}", f"{lowered}{str(name).lower()}"
+            if key in known or any(key == s or key.startswith(s + ".") for s in open_sections):
+                continue
+            if isinstance(value, dict) and any(k.startswith(key + ".") for k in known):
+                walk(value, path + ".", key + ".")
+            else:
+                found.append(path)
+
+    walk(document, "", "")
+    return found
+
+
+def unknown_key_warnings(
+    document: Mapping[str, Any], known: Collection[str], open_sections: Collection[str] = ()
+) -> list[str]:
+    """One message per unknown key (:func:`unknown_keys`), naming the nearest known key."""
+    sections = {k.rsplit(".", i)[0] for k in known for i in range(1, k.count(".") + 1)}
+    candidates = sorted(set(known) | sections)
+    messages = []
+    for key in unknown_keys(document, known, open_sections):
+        nearest = difflib.get_close_matches(key.lower(), candidates, n=1, cutoff=0.6)
+        hint = f" (did you mean {nearest[0]}?)" if nearest else ""
+        messages.append(f"{key}: unknown key, ignored{hint}")
+    return messages

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import ssl
@@ -27,13 +28,7 @@ from notary_runtime import cli
 from notary_runtime.eventloop import resolve_event_loop
 from notary_runtime.logs import LOG_FORMATS
 from notary_server.admin.parser import add_admin_parser
-from notary_server.config import (
-    ConfigError,
-    ServerConfig,
-    StorageConfig,
-    TrustServiceConfig,
-    load_config,
-)
+from notary_server.config import ConfigError, ServerConfig, load_config
 from notary_server.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -74,20 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _default_config() -> ServerConfig:
-    """The embedded default: SQLite under ./notary-data, local trust service, loopback."""
-    data_dir = Path("notary-data").resolve()
-    data_dir.mkdir(exist_ok=True)
-    return ServerConfig(
-        host="127.0.0.1",
-        port=4443,
-        tls=None,
-        trust_service=TrustServiceConfig(type="local", key_algorithm="ed25519"),
-        storage=StorageConfig(backend="sqlite3", db_url=str(data_dir / "server.db")),
-        logging_level="info",
-    )
-
-
 def _check_workers_port(config: ServerConfig) -> None:
     """Several workers need a fixed port that nothing else holds.
 
@@ -102,6 +83,12 @@ def _check_workers_port(config: ServerConfig) -> None:
     check_port_free(config.host, config.port)
 
 
+CONFIG_REQUIRED = (
+    "a configuration file is required: --config FILE "
+    "(`make run` writes one to notary-data/server-config.json; see the README)"
+)
+
+
 def run(config_path: Path | None, *, log_format: str = "json") -> int:
     """Load the configuration, set up logging and serve until stopped.
 
@@ -110,39 +97,100 @@ def run(config_path: Path | None, *, log_format: str = "json") -> int:
     ``SIGHUP`` reloads the TLS certificate without dropping connections.
 
     Args:
-        config_path: The configuration file; ``None`` for the embedded default.
+        config_path: The configuration file (required, as Go's ``-config``: ADR 0025).
         log_format: One of :data:`LOG_FORMATS`.
 
     Returns:
-        The process exit status.
+        The process exit status: 2 for a bad configuration, 1 when serving
+        could not start (one line on standard error says why and what to do).
     """
-    from notary_server.workers import make_ssl_context, serve, supervise  # noqa: PLC0415
+    from notary_server.workers import serve, supervise  # noqa: PLC0415
 
-    try:
-        config = (
-            load_config(config_path, os.environ) if config_path is not None else _default_config()
-        )
-        if config.tls is not None:
-            make_ssl_context(config.tls)  # report bad TLS files before serving
-        if config.workers > 1:
-            _check_workers_port(config)
-    except (ConfigError, OSError, ssl.SSLError) as e:
-        cli.report_error(PROG, str(e))
-        return 2
+    config = _checked_config(config_path)
+    if isinstance(config, int):
+        return config
+    assert config_path is not None
     setup_logging(config.logging_level, log_format)
-    scheme = "https" if config.tls is not None else "http"
     logger.info(
-        "serving on %s://%s:%d with %d worker process(es) on the %s event loop",
-        scheme,
-        config.host or "0.0.0.0",  # noqa: S104 - only a log line
-        config.port,
+        "starting %d worker process(es) on the %s event loop",
         config.workers,
         resolve_event_loop(config.event_loop),
     )
-    if config.workers == 1:
-        serve(config)
-        return 0
-    return supervise(lambda: serve(config, reuse_port=True), config.workers)
+    try:
+        if config.workers == 1:
+            serve(config)
+            return 0
+        return supervise(lambda: serve(config, reuse_port=True), config.workers)
+    except Exception as e:
+        logger.debug("start-up failed", exc_info=True)  # the traceback at debug level only
+        cli.report_error(PROG, startup_problem(e, config_path, _address(config)))
+        return 1
+
+
+def _checked_config(config_path: Path | None) -> ServerConfig | int:
+    """The configuration, with its TLS files and port checked; or the exit status."""
+    from notary_server.workers import make_ssl_context  # noqa: PLC0415
+
+    if config_path is None:
+        cli.report_error(PROG, CONFIG_REQUIRED)
+        return 2
+    try:
+        config = load_config(config_path, os.environ, warn=_warn)
+        if config.tls is not None:
+            make_ssl_context(config.tls)  # report bad TLS files before serving
+    except (ConfigError, ssl.SSLError) as e:
+        cli.report_error(PROG, str(e))
+        return 2
+    if config.workers > 1:
+        try:
+            _check_workers_port(config)
+        except ConfigError as e:
+            cli.report_error(PROG, str(e))
+            return 2
+        except OSError as e:
+            cli.report_error(PROG, startup_problem(e, config_path, _address(config)))
+            return 1
+    return config
+
+
+def _address(config: ServerConfig) -> str:
+    return f"{config.host or '0.0.0.0'}:{config.port}"  # noqa: S104 - only a message
+
+
+def _warn(message: str) -> None:
+    """Say on standard error what the configuration holds that is ignored (before logging)."""
+    cli.report_error(PROG, f"warning: {message}")
+
+
+def startup_problem(error: BaseException, config_path: Path, address: str) -> str:
+    """One line that says why serving could not start, and what to do next.
+
+    Args:
+        error: what start-up raised.
+        config_path: the configuration file (named in the hint to migrate).
+        address: ``host:port`` the server was to listen on.
+    """
+    from notary_server.storage import StorageError  # noqa: PLC0415 - see run()
+
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {address}: address already in use "
+            "(is another notary-server running?)"
+        )
+    if isinstance(error, StorageError) and MISSING_SCHEMA in str(error):
+        return (
+            f"{error}: the database has no notary schema yet; create it with "
+            f"`python -m notary_server migrate --config {config_path}`"
+        )
+    if isinstance(error, StorageError):
+        return f"storage: {error}"
+    if isinstance(error, OSError):
+        return f"cannot serve: {error.strerror or error}"
+    return f"cannot serve: {type(error).__name__}: {error}"
+
+
+MISSING_SCHEMA = "Cannot access table"
+"""How the stores' health checks (Go's wording) say the schema is missing."""
 
 
 def _migrate(args: argparse.Namespace) -> int:

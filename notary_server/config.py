@@ -14,6 +14,7 @@ resulting frozen :class:`ServerConfig`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from notary_runtime.config import ConfigReader
+from notary_runtime.config import ConfigReader, unknown_key_warnings
 from notary_runtime.eventloop import EVENT_LOOP_KINDS, EventLoopKind, uvloop_available
+from notary_runtime.logs import LEVELS
 from notary_server.auth.certs import (
     CertificateError,
     IssuerError,
@@ -41,7 +43,7 @@ from notary_server.cache import DEFAULT_MAX_BYTES
 from notary_server.limit_settings import LimitsConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from cryptography import x509
 
@@ -71,6 +73,82 @@ MAX_WORKERS: Final = 64
 DEFAULT_TOKEN_TTL: Final = 300
 MAX_TOKEN_TTL: Final = 86_400
 _RESERVED_PATHS: Final = ("/v2", "/_notary_server/health", "/metrics")
+
+logger = logging.getLogger(__name__)
+
+KNOWN_KEYS: Final = frozenset(
+    {
+        # Go's keys (cmd/notary-server/config.go, utils/configuration.go)
+        "server.http_addr",
+        "server.tls_cert_file",
+        "server.tls_key_file",
+        "server.client_ca_file",
+        "trust_service.type",
+        "trust_service.key_algorithm",
+        "trust_service.hostname",
+        "trust_service.port",
+        "trust_service.tls_ca_file",
+        "trust_service.tls_client_cert",
+        "trust_service.tls_client_key",
+        "storage.backend",
+        "storage.db_url",
+        "storage.tls_ca_file",  # Go's rethinkdb keys: read by Go, not used here
+        "storage.client_cert_file",
+        "storage.client_key_file",
+        "storage.database",
+        "storage.username",
+        "storage.password",
+        "logging.level",
+        "caching.max_age.current_metadata",
+        "caching.max_age.consistent_metadata",
+        "repositories.gun_prefixes",
+        "auth.type",
+        "auth.options.realm",
+        "auth.options.service",
+        "auth.options.issuer",
+        "auth.options.rootcertbundle",
+        "auth.options.autoredirect",
+        # beyond Go
+        "auth.options.htpasswd",
+        "auth.options.issuer_key",
+        "auth.options.issuer_cert",
+        "auth.options.token_ttl",
+        "auth.options.login_client_burst",
+        "auth.options.login_client_per_minute",
+        "auth.options.login_user_burst",
+        "auth.options.login_user_per_minute",
+        "auth.options.login_limit_entries",
+        "server.workers",
+        "server.event_loop",
+        "resign.enabled",
+        "resign.interval",
+        "resign.remaining_fraction",
+        "expiry.window_days",
+        "retention.enabled",
+        "retention.interval",
+        "retention.keep_versions",
+        "retention.keep_days",
+        "limits.max_body_bytes",
+        "limits.max_parts",
+        "limits.max_metadata_bytes",
+        "limits.max_targets_per_file",
+        "limits.max_changefeed_records",
+        "limits.rate.requests_per_second",
+        "limits.rate.burst",
+        "limits.rate.clients",
+        "limits.key_creation.per_second",
+        "limits.key_creation.burst",
+        "metrics.listen_addr",
+        "metrics.require_auth",
+        "metrics.gun_labels",
+        "metadata_cache.max_bytes",
+        "metadata_cache.warm_seconds",
+    }
+)
+"""Every key the server reads (lower case); any other key in the file is warned about."""
+
+OPEN_SECTIONS: Final = ("reporting",)
+"""Go's sections whose contents are not checked (``reporting.bugsnag``: Go's, unused here)."""
 
 
 class ConfigError(Exception):
@@ -587,12 +665,25 @@ def _metadata_cache(reader: _Reader) -> MetadataCacheConfig:
     )
 
 
-def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
+def _logging_level(reader: _Reader) -> str:
+    """``logging.level``: one of logrus's names (any case); default ``error``, as Go's."""
+    level = reader.string("logging.level", "error").strip()
+    if level.lower() not in LEVELS:
+        names = ", ".join(name for name in LEVELS if name != "warning")
+        raise ConfigError(f"logging.level: {level!r} is not a log level (one of {names})")
+    return level
+
+
+def load_config(
+    path: Path, environ: Mapping[str, str], *, warn: Callable[[str], None] | None = None
+) -> ServerConfig:
     """Read and check ``server-config.json``.
 
     Args:
         path: the configuration file.
         environ: the environment, for ``NOTARY_SERVER_*`` overrides.
+        warn: told about each unknown key, with the nearest known one (default:
+            a warning in this module's log).
 
     Raises:
         ConfigError: the file is unreadable or a key is invalid.
@@ -603,6 +694,11 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
         raise ConfigError(f"{path}: cannot read the configuration: {e}") from e
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: the configuration must be a JSON object")
+    open_sections: tuple[str, ...] = OPEN_SECTIONS
+    if str(_Reader(document, {}, path).get("auth.type") or "") != "token":
+        open_sections += ("auth.options",)  # Go passes other auth types' options on unread
+    for message in unknown_key_warnings(document, KNOWN_KEYS, open_sections):
+        (warn or logger.warning)(message)
     reader = _Reader(document, environ, path.resolve().parent)
     address = reader.string("server.http_addr")
     if not address:
@@ -611,6 +707,7 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
     storage = _storage(reader)
     trust_service = _trust_service(reader)
     auth = _auth(reader)
+    workers = _workers(reader, storage.backend, trust_service.type)
     return ServerConfig(
         host=host,
         port=port,
@@ -619,9 +716,9 @@ def load_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
         storage=storage,
         caching=_caching(reader),
         gun_prefixes=_gun_prefixes(reader),
-        logging_level=reader.string("logging.level", "error"),
+        logging_level=_logging_level(reader),
         auth=auth,
-        workers=_workers(reader, storage.backend, trust_service.type),
+        workers=workers,
         event_loop=_event_loop(reader),
         maintenance=_maintenance(reader),
         limits=_limits(reader),

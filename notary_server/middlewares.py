@@ -30,6 +30,7 @@ from notary_server.limits import (
     rate_limit_refusal,
     refuse_and_close,
 )
+from notary_server.logs import REQUEST_CONTEXT
 from notary_server.requestlog import RequestLog
 from notary_server.services.timestamp import RefreshError
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
@@ -61,6 +62,15 @@ def to_api_error(error: Exception) -> ApiError:
     if isinstance(error, StorageError | TrustServiceError | RefreshError):
         return ApiError(ErrorCode.UNKNOWN, EMPTY_DETAIL)
     return ApiError(ErrorCode.UNKNOWN)
+
+
+def _client_error(error: ApiError, exc: Exception) -> str:
+    """``CODE[: what went wrong] [(gun G, role R)]``: the code once, the path's GUN and role."""
+    text = str(exc)
+    message = error.code.code if text in ("", error.code.code) else f"{error.code.code}: {text}"
+    fields = REQUEST_CONTEXT.get() or {}
+    where = ", ".join(f"{name} {fields[name]}" for name in ("gun", "role") if name in fields)
+    return f"{message} ({where})" if where else message
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -95,10 +105,12 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await refuse_and_close(request, e)
     except Exception as e:
         error = to_api_error(e)
-        if error.code.status >= 500:  # noqa: PLR2004 - server errors
+        if isinstance(e, TrustServiceError):  # its message says it all: no traceback
+            logger.error("%s %s: %s: %s", request.method, request.path, error.code.code, e)  # noqa: TRY400
+        elif error.code.status >= 500:  # noqa: PLR2004 - server errors
             logger.exception("%s %s: %s", request.method, request.path, error.code.code)
         else:
-            logger.info("%s %s: %s: %s", request.method, request.path, error.code.code, e)
+            logger.info("%s %s: %s", request.method, request.path, _client_error(error, e))
         response = error_response(error)
         if error.unread_body:  # e.g. a compressed upload (ADR 0018): never read it
             response = await close_unread(request, response)

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
 
+    from aiohttp.web import Application
+
     from notary_server.config import ServerConfig, TLSConfig
 
 __all__ = ["TLSReloader", "make_ssl_context", "serve", "supervise"]
@@ -130,16 +132,69 @@ def serve(config: ServerConfig, *, reuse_port: bool = False) -> None:
 
     app.on_startup.append(handle_sighup)
     app.on_startup.append(_freeze_startup_objects)  # last: after the cache warm-up
-    web.run_app(
-        app,
-        host=config.host or None,
-        port=config.port,
+    loop = new_event_loop(config.event_loop)
+    asyncio.set_event_loop(loop)
+    main = loop.create_task(_serve_app(app, config, ssl_context, reuse_port=reuse_port))
+    try:
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):  # SIGTERM / SIGINT, as web.run_app stops
+        pass
+    finally:
+        _finish(loop, main)
+
+
+async def _serve_app(
+    app: Application,
+    config: ServerConfig,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    reuse_port: bool,
+) -> None:
+    """Start the application, listen, log ``serving on`` once bound; clean up when cancelled.
+
+    What ``web.run_app`` does, with :class:`notary_server.tls_site.TLSSite` for
+    HTTPS (Go's answer to plain HTTP on the TLS port) and no aiohttp access log
+    (:mod:`notary_server.requestlog` logs each request once).
+    """
+    from aiohttp import web  # noqa: PLC0415
+
+    from notary_server.tls_site import TLSSite  # noqa: PLC0415
+
+    runner = web.AppRunner(app, handle_signals=True, access_log=None)
+    await runner.setup()
+    site_class = TLSSite if ssl_context is not None else web.TCPSite
+    site = site_class(
+        runner,
+        config.host or None,
+        config.port,
         ssl_context=ssl_context,
         reuse_port=reuse_port or None,
-        print=None,
-        access_log=logging.getLogger("aiohttp.access"),
-        loop=new_event_loop(config.event_loop),
     )
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    logger.info("serving on %s", site.name)
+    try:
+        await asyncio.Event().wait()  # until cancelled (SIGTERM/SIGINT)
+    finally:
+        logger.info("stopping: closing connections and the store")
+        await runner.cleanup()
+        logger.info("stopped")
+
+
+def _finish(loop: asyncio.AbstractEventLoop, main: asyncio.Task[None]) -> None:
+    """Cancel what is left (the main task first: its cleanup), then close the loop."""
+    for tasks in ({main}, asyncio.all_tasks(loop)):
+        pending = [task for task in tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def check_port_free(host: str, port: int) -> None:

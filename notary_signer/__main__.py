@@ -92,7 +92,9 @@ def _load(config_path: Path | None, log_format: str) -> SignerConfig:
         from notary_signer.errors import ConfigError  # noqa: PLC0415
 
         raise ConfigError("a configuration file is required: --config FILE")
-    config = load_config(config_path, os.environ)
+    config = load_config(
+        config_path, os.environ, warn=lambda m: cli.report_error(PROG, f"warning: {m}")
+    )
     setup_logging(config.logging_level, log_format, default_level=logging.ERROR)
     return config
 
@@ -114,10 +116,20 @@ def run(config_path: Path | None, *, log_format: str = "json") -> int:
         config = _load(config_path, log_format)
         asyncio.run(serve(config))
     except SignerError as e:
-        return _fail(str(e))
+        message = str(e)
+        if MISSING_SCHEMA in message:
+            message += (
+                f": the database has no key table yet; create it with "
+                f"`python -m notary_signer migrate --config {config_path}`"
+            )
+        return _fail(message)
     except OSError as e:
         return _fail(f"cannot serve: {e.strerror or e}")
     return 0
+
+
+MISSING_SCHEMA: Final = "Cannot access table"
+"""How the key stores' health check (Go's wording) says the schema is missing."""
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -135,7 +147,10 @@ def _migrate(args: argparse.Namespace) -> int:
         applied = asyncio.run(migrate(config.storage.backend, config.storage.db_url))
     except SignerError as e:
         return _fail(str(e))
-    sys.stdout.write(f"applied migrations: {applied}\n" if applied else "schema is up to date\n")
+    if applied:  # the same words as the server's migrate
+        sys.stdout.write(f"applied migrations: {', '.join(str(v) for v in applied)}\n")
+    else:
+        sys.stdout.write("the schema is up to date\n")
     return 0
 
 

@@ -19,18 +19,19 @@ Only ``__main__`` calls :func:`load_config`.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from notary_runtime import config as runtime_config
-from notary_runtime.config import ConfigReader
+from notary_runtime.config import ConfigReader, unknown_key_warnings
 from notary_runtime.logs import LEVELS
 from notary_signer.crypto import check_tls_material
 from notary_signer.errors import ConfigError, PassphraseError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = [
     "ConfigError",
@@ -42,12 +43,37 @@ __all__ = [
     "load_config",
 ]
 
+logger = logging.getLogger(__name__)
+
 ENV_PREFIX: Final = "NOTARY_SIGNER_"
 DEFAULT_ALIAS_KEY: Final = "DEFAULT_ALIAS"  # Go's backwards-compatible fallback
 STORAGE_BACKENDS: Final = ("memory", "sqlite3", "postgres")
 UNSUPPORTED_BACKENDS: Final = ("mysql", "rethinkdb")
 LOG_LEVELS: Final = tuple(LEVELS)  # logrus's names
 DEFAULT_LOG_LEVEL: Final = "error"  # Go: ParseLogLevel(config, logrus.ErrorLevel)
+KNOWN_KEYS: Final = frozenset(
+    {
+        "server.grpc_addr",
+        "server.http_addr",  # Go's older signer configurations: read by Go, not used here
+        "server.tls_cert_file",
+        "server.tls_key_file",
+        "server.client_ca_file",
+        "logging.level",
+        "storage.backend",
+        "storage.db_url",
+        "storage.default_alias",
+        "default_alias",  # Go's backwards-compatible spelling
+        "storage.tls_ca_file",  # Go's rethinkdb keys: read by Go, not used here
+        "storage.client_cert_file",
+        "storage.client_key_file",
+        "storage.database",
+        "storage.username",
+        "storage.password",
+    }
+)
+"""Every key the signer reads (lower case); any other key in the file is warned about."""
+OPEN_SECTIONS: Final = ("reporting",)
+"""Go's sections whose contents are not checked (``reporting.bugsnag``: Go's, unused here)."""
 
 
 def env_name(key: str) -> str:
@@ -167,12 +193,16 @@ def _storage(reader: ConfigReader) -> StorageConfig:
     return StorageConfig(backend=backend, db_url=db_url, default_alias=alias)
 
 
-def load_config(path: Path, environ: Mapping[str, str]) -> SignerConfig:
+def load_config(
+    path: Path, environ: Mapping[str, str], *, warn: Callable[[str], None] | None = None
+) -> SignerConfig:
     """Read and check a ``signer-config.json``.
 
     Args:
         path: The configuration file.
         environ: The process environment (overrides and passphrases).
+        warn: Told about each unknown key, with the nearest known one (default: a
+            warning in this module's log).
 
     Returns:
         The checked configuration.
@@ -189,6 +219,8 @@ def load_config(path: Path, environ: Mapping[str, str]) -> SignerConfig:
         raise ConfigError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: expected a JSON object")
+    for message in unknown_key_warnings(document, KNOWN_KEYS, OPEN_SECTIONS):
+        (warn or logger.warning)(message)
     reader = ConfigReader(
         document, environ, path.resolve().parent, env_prefix=ENV_PREFIX, error=ConfigError
     )

@@ -203,7 +203,13 @@ class KeyService:
     def _open(self, record: KeyRecord) -> SignerKey:
         raw = record.private
         if self._encrypt:
-            raw = jwe.decrypt(raw, self._passphrases.get(record.passphrase_alias))
+            passphrase = self._passphrases.get(record.passphrase_alias)
+            try:
+                raw = jwe.decrypt(raw, passphrase)
+            except KeyDecryptionError as e:  # say which key and which passphrase (issue #19)
+                raise KeyDecryptionError(
+                    f"{e} (key {record.key_id}, passphrase alias {record.passphrase_alias!r})"
+                ) from e
         key = SignerKey.from_private_bytes(record.algorithm, raw)
         if key.key_id != record.key_id:
             raise KeyDecryptionError(f"stored key {record.key_id} does not match its key ID")

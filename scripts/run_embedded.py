@@ -24,10 +24,12 @@ stops them in order. The launcher imports neither package.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from gen_dev_certs import CA_FILE, generate, output_files
 from healthcheck import ProbeError, probe_server, probe_signer
 
@@ -46,6 +52,9 @@ HOST: Final = "127.0.0.1"
 SIGNER_ALIAS: Final = "devstack"
 PASSPHRASE_ENV: Final = "NOTARY_SIGNER_" + SIGNER_ALIAS.upper()
 MIGRATE_TIMEOUT: Final = 120.0
+AUTH_USER: Final = "notary"
+TOKEN_SERVICE: Final = "notary-py"  # noqa: S105 - a name, not a secret
+TOKEN_ISSUER: Final = "notary-py development token issuer"  # noqa: S105 - a name
 STOP_TIMEOUT: Final = 10.0
 
 
@@ -55,11 +64,22 @@ class LaunchError(Exception):
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the launcher keeps its files."""
+    """Where the launcher keeps its files; ``auth``: token auth with the built-in issuer."""
 
     data_dir: Path
     server_port: int
     signer_port: int
+    auth: bool = False
+
+    @property
+    def htpasswd(self) -> Path:
+        """The built-in issuer's users (``python -m notary_server admin htpasswd``)."""
+        return self.data_dir / "htpasswd"
+
+    @property
+    def user_password_file(self) -> Path:
+        """The first user's generated password (mode 0600)."""
+        return self.data_dir / f"{AUTH_USER}-password"
 
     @property
     def certs(self) -> Path:
@@ -90,6 +110,22 @@ class Layout:
     def server_url(self) -> str:
         """The URL clients use."""
         return f"https://{HOST}:{self.server_port}"
+
+
+def ports_in_use(layout: Layout) -> list[str]:
+    """The launcher's ports something already listens on, as ``PORT (service)``.
+
+    Checked before anything starts: otherwise the health checks of a second
+    ``make run`` are answered by the first instance's services.
+    """
+    taken = []
+    for port, name in ((layout.server_port, "server"), (layout.signer_port, "signer")):
+        try:
+            with socket.create_server((HOST, port)):
+                pass
+        except OSError:
+            taken.append(f"{port} ({name})")
+    return taken
 
 
 def ensure_certs(layout: Layout) -> bool:
@@ -143,8 +179,83 @@ def write_configs(layout: Layout) -> None:
         "logging": {"level": "info"},
         "storage": {"backend": "sqlite3", "db_url": "server.db"},
     }
+    if layout.auth:
+        server["auth"] = auth_section(layout)
     layout.signer_config.write_text(json.dumps(signer, indent=2) + "\n", encoding="utf-8")
     layout.server_config.write_text(json.dumps(server, indent=2) + "\n", encoding="utf-8")
+
+
+def ensure_token_issuer(layout: Layout) -> None:
+    """Make the token signing key and its self-signed certificate once (``--auth``).
+
+    The certificate is also the ``rootcertbundle`` tokens are checked against (a
+    self-signed leaf that is its own root is trusted, ADR 0008).
+    """
+    key_path, cert_path = layout.certs / "token-issuer.key", layout.certs / "token-issuer.crt"
+    if key_path.is_file() and cert_path.is_file():
+        return
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TOKEN_ISSUER)])
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=825))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def ensure_first_user(layout: Layout, env: Mapping[str, str]) -> None:
+    """Create the htpasswd file with one user and a generated password, once (``--auth``).
+
+    Raises:
+        LaunchError: ``admin htpasswd`` failed.
+    """
+    if layout.htpasswd.exists():
+        return
+    password = secrets.token_urlsafe(18)
+    argv = [sys.executable, "-m", "notary_server", "admin", "htpasswd", str(layout.htpasswd)]
+    proc = subprocess.run(
+        [*argv, AUTH_USER, "--password-stdin"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=MIGRATE_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise LaunchError(f"admin htpasswd failed:\n{proc.stdout}{proc.stderr}")
+    fd = os.open(layout.user_password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+
+
+def auth_section(layout: Layout) -> dict[str, Any]:
+    """The server's ``auth``: Go's token auth, with the built-in issuer (ADR 0008)."""
+    return {
+        "type": "token",
+        "options": {
+            "realm": f"{layout.server_url}/auth/token",
+            "service": TOKEN_SERVICE,
+            "issuer": TOKEN_ISSUER,
+            "rootcertbundle": "certs/token-issuer.crt",
+            "htpasswd": layout.htpasswd.name,
+            "issuer_key": "certs/token-issuer.key",
+            "issuer_cert": "certs/token-issuer.crt",
+        },
+    }
 
 
 def child_environment(base: Mapping[str, str], passphrase: str) -> dict[str, str]:
@@ -157,8 +268,8 @@ def child_environment(base: Mapping[str, str], passphrase: str) -> dict[str, str
     return env
 
 
-def migrate(module: str, config: Path, env: Mapping[str, str]) -> None:
-    """Run ``python -m MODULE migrate --config CONFIG``.
+def migrate(module: str, config: Path, env: Mapping[str, str]) -> str:
+    """Run ``python -m MODULE migrate --config CONFIG``; return what it printed.
 
     Raises:
         LaunchError: it failed or timed out.
@@ -177,6 +288,7 @@ def migrate(module: str, config: Path, env: Mapping[str, str]) -> None:
         raise LaunchError(f"{module} migrate timed out after {MIGRATE_TIMEOUT:.0f}s") from e
     if proc.returncode != 0:
         raise LaunchError(f"{module} migrate failed:\n{proc.stdout}{proc.stderr}")
+    return proc.stdout.strip()
 
 
 @dataclass
@@ -268,6 +380,22 @@ docker trust (docker reads the server's CA from {docker_ca}):
   cp {ca} {docker_ca}
   export DOCKER_CONTENT_TRUST=1
   export DOCKER_CONTENT_TRUST_SERVER={url}
+""" + (auth_banner(layout) if layout.auth else "")
+
+
+def auth_banner(layout: Layout) -> str:
+    """The token-auth part of the banner (``--auth``)."""
+    password_file = layout.user_password_file
+    return f"""
+Token auth is on (built-in issuer, realm {layout.server_url}/auth/token). Anonymous
+clients may not read or write; user {AUTH_USER}'s password is in {password_file}.
+The notary CLI reads credentials from NOTARY_AUTH (base64 of user:password):
+
+  export NOTARY_AUTH=$(printf '{AUTH_USER}:%s' "$(cat {password_file})" | base64)
+
+More users (then restart: the server reads the file when it starts):
+
+  .venv/bin/python -m notary_server admin htpasswd {layout.htpasswd} USER
 """
 
 
@@ -288,6 +416,11 @@ def _watch(*services: Service) -> None:
         time.sleep(0.5)
 
 
+def _progress(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class _Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
     pass
 
@@ -302,10 +435,25 @@ def run(layout: Layout, *, startup_timeout: float) -> int:
     Returns:
         0 after a requested stop, 1 when a service failed.
     """
+    if taken := ports_in_use(layout):
+        ports, verb, them = ("ports", "are", "them") if len(taken) > 1 else ("port", "is", "it")
+        sys.stderr.write(
+            f"run_embedded: {ports} {' and '.join(taken)} on {HOST} {verb} in use: another "
+            f"instance (or another program) holds {them}; stop it, or choose other ports: "
+            "make run SERVER_PORT=... SIGNER_PORT=...\n"
+        )
+        return 1
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     if ensure_certs(layout):
-        sys.stdout.write(f"generated development certificates in {layout.certs}\n")
+        _progress(f"generated development certificates in {layout.certs}")
     env = child_environment(os.environ, ensure_passphrase(layout.passphrase_file))
+    if layout.auth:
+        ensure_token_issuer(layout)
+        try:
+            ensure_first_user(layout, env)
+        except LaunchError as e:
+            sys.stderr.write(f"run_embedded: {e}\n")
+            return 1
     write_configs(layout)
     signer = Service(
         "signer", "notary_signer", layout.signer_config, layout.data_dir / "signer.log"
@@ -317,10 +465,15 @@ def run(layout: Layout, *, startup_timeout: float) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     status = 0
     try:
-        migrate("notary_signer", layout.signer_config, env)
-        migrate("notary_server", layout.server_config, env)
+        for name, module, config in (
+            ("signer", "notary_signer", layout.signer_config),
+            ("server", "notary_server", layout.server_config),
+        ):
+            _progress(f"{name} database: {migrate(module, config, env)}")
+        _progress(f"starting the signer on {HOST}:{layout.signer_port} ...")
         signer.start(env)
         signer.wait_healthy(lambda: probe_signer(layout.signer_config), startup_timeout)
+        _progress(f"starting the server on {layout.server_url} ...")
         server.start(env)
         server.wait_healthy(
             lambda: probe_server(layout.server_config, ca=layout.ca_file), startup_timeout
@@ -353,8 +506,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--startup-timeout", type=float, default=60.0, help="seconds per service (default: 60)"
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="token auth with the built-in issuer and a first user (make run-auth)",
+    )
     args = parser.parse_args(argv)
-    layout = Layout(args.data_dir.resolve(), args.server_port, args.signer_port)
+    layout = Layout(args.data_dir.resolve(), args.server_port, args.signer_port, args.auth)
     return run(layout, startup_timeout=args.startup_timeout)
 
 

@@ -11,7 +11,7 @@ import getpass
 import os
 import socket
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
 
 from notary_server.admin import purge_import
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from notary_server.storage.base import MetaStore
 
-__all__ = ["format_size", "format_time", "run_admin"]
+__all__ = ["format_duration", "format_size", "format_time", "plural", "run_admin"]
 
 PROG = "notary_server admin"
 
@@ -35,6 +35,27 @@ PROG = "notary_server admin"
 def format_time(moment: datetime | None) -> str:
     """``2026-01-02 03:04Z``, or ``-``."""
     return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 repository``, ``2 repositories``: the count and the right form of the noun."""
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
+
+
+def format_duration(delta: timedelta) -> str:
+    """``30 days``, ``12 hours``, ``1 minute``: the largest unit that divides it."""
+    seconds = round(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            return plural(seconds // size, unit)
+    return plural(seconds, "second")
+
+
+EXPIRING_KINDS = (
+    "roots, targets, delegations and root certificates "
+    "(timestamps and server-managed snapshots are re-signed by the server)"
+)
+"""What ``admin expiring`` covers, as its summary line says."""
 
 
 def format_size(size: int) -> str:
@@ -62,7 +83,7 @@ async def _cmd_list(store: MetaStore, _args: argparse.Namespace, out: TextIO) ->
             f"{format_size(role.size):>10}  {format_time(role.expires)}\n"
             for role in summary.roles
         )
-    out.write(f"{len(guns)} repositories\n")
+    out.write(f"{plural(len(guns), 'repository', 'repositories')}\n")
     return 0
 
 
@@ -112,7 +133,11 @@ async def _cmd_expiring(store: MetaStore, args: argparse.Namespace, out: TextIO)
         state = "EXPIRED" if item.expires <= now else "expires"
         name = "" if item.name == item.kind else f" {item.name}"
         out.write(f"{item.gun}  {item.kind}{name}  {state} {format_time(item.expires)}\n")
-    out.write(f"{len(items)} item(s) expire within {args.within.days} day(s)\n")
+    verb = "expires" if len(items) == 1 else "expire"
+    out.write(
+        f"{plural(len(items), 'item')} {verb} within {format_duration(args.within)}: "
+        f"{EXPIRING_KINDS}\n"
+    )
     return 0
 
 
@@ -129,7 +154,7 @@ async def _cmd_gc(store: MetaStore, args: argparse.Namespace, out: TextIO) -> in
         total += len(plan.delete)
         freed += plan.size
     verb = "would delete" if args.dry_run else "deleted"
-    out.write(f"{verb} {total} file(s), {format_size(freed)}\n")
+    out.write(f"{verb} {plural(total, 'file')}, {format_size(freed)}\n")
     if total and not args.dry_run:
         audit = _audit(args)
         await store.record_audit(

@@ -50,7 +50,7 @@ def add_admin_parser(commands: _SubParsersAction[argparse.ArgumentParser]) -> No
     """Add ``admin`` and its commands to the top-level subparsers."""
     admin = commands.add_parser(
         "admin",
-        help="operator tooling: list, show, purge, gc, expiring, import",
+        help="operator tooling: list, show, purge, gc, expiring, import, htpasswd",
         description="Operator tooling beyond Go notary (ADR 0009).",
     )
     sub = admin.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
@@ -96,13 +96,26 @@ def add_admin_parser(commands: _SubParsersAction[argparse.ArgumentParser]) -> No
     gc.set_defaults(handler=_run, admin_command="gc")
 
     expiring = sub.add_parser(
-        "expiring", help="roots, targets, delegations and root certificates expiring soon"
+        "expiring",
+        help="roots, targets, delegations and root certificates expiring soon",
+        description="List what expires within DURATION: root, targets and delegation "
+        "metadata and root certificates, which only their owners can re-sign. Timestamps "
+        "and server-managed snapshots are left out: the server re-signs them itself.",
     )
     _config(expiring)
     expiring.add_argument(
-        "--within", type=parse_duration, default=timedelta(days=30), metavar="DURATION"
+        "--within",
+        type=parse_duration,
+        default=timedelta(days=30),
+        metavar="DURATION",
+        help="how far ahead to look: 30d, 12h, 90m, 45s, 2w (a bare number is days; default: 30d)",
     )
     expiring.set_defaults(handler=_run, admin_command="expiring")
+
+    # issue #19: users of the built-in token issuer, without Apache's htpasswd
+    from notary_server.admin.htpasswd_cmd import add_htpasswd_parser  # noqa: PLC0415
+
+    add_htpasswd_parser(sub)
 
     imp = sub.add_parser(
         "import",

@@ -71,18 +71,25 @@ RETIRE_MESSAGE: Final = b"notary-py: retire a pending key handed back for a rota
 """What a rotation has a signer sign to mark a pending key used (never TUF metadata)."""
 
 
-def _failure(operation: str, error: grpc.aio.AioRpcError) -> TrustServiceError:
-    if error.code() == grpc.StatusCode.NOT_FOUND:
+def _failure(operation: str, error: grpc.aio.AioRpcError, target: str = "") -> TrustServiceError:
+    code = error.code()
+    if code == grpc.StatusCode.NOT_FOUND:
         return KeyNotFoundError(f"{operation}: key not found")
-    return TrustServiceError(f"{operation}: signer answered {error.code().name}")
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        # One line for the log that says where the server looked (issue #19).
+        return TrustServiceError(f"trust service unavailable at {target or '?'} ({code.name})")
+    return TrustServiceError(f"{operation}: signer answered {code.name}")
 
 
 class RemoteCryptoService(CryptoService):
     """A trust service backed by a notary signer (ours or Go's)."""
 
-    def __init__(self, channel: grpc.aio.Channel, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Use an open channel; the service closes it in :meth:`close`."""
+    def __init__(
+        self, channel: grpc.aio.Channel, *, timeout: float = DEFAULT_TIMEOUT, target: str = ""
+    ) -> None:
+        """Use an open channel to ``target`` (``host:port``, named in errors); see :meth:`close`."""
         self._channel = channel
+        self._target = target
         self._timeout = timeout
         self._keys = signer_pb2_grpc.KeyManagementStub(channel)
         self._signer = signer_pb2_grpc.SignerStub(channel)
@@ -100,7 +107,7 @@ class RemoteCryptoService(CryptoService):
             reply = await call
             trailing = await call.trailing_metadata()
         except grpc.aio.AioRpcError as e:
-            raise _failure("CreateKey", e) from e
+            raise _failure("CreateKey", e, self._target) from e
         state = next((str(v) for k, v in trailing or () if k == KEY_STATE_METADATA), None)
         return PublicKey(reply.keyInfo.algorithm.algorithm, reply.publicKey), state
 
@@ -167,7 +174,7 @@ class RemoteCryptoService(CryptoService):
             reply = await self._keys.GetKeyInfo(signer_pb2.KeyID(ID=key_id), timeout=self._timeout)
         except grpc.aio.AioRpcError as e:
             if e.code() != grpc.StatusCode.NOT_FOUND:
-                logger.warning("GetKeyInfo failed: %s", e.code().name)
+                logger.warning("GetKeyInfo failed: %s", _failure("GetKeyInfo", e, self._target))
             return None
         return PublicKey(reply.keyInfo.algorithm.algorithm, reply.publicKey)
 
@@ -182,7 +189,7 @@ class RemoteCryptoService(CryptoService):
         try:
             reply = await self._signer.Sign(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as e:
-            raise _failure("Sign", e) from e
+            raise _failure("Sign", e, self._target) from e
         return bytes(reply.content)
 
     async def delete_key(self, key_id: str) -> None:
@@ -196,7 +203,7 @@ class RemoteCryptoService(CryptoService):
         except grpc.aio.AioRpcError as e:
             if e.code() == grpc.StatusCode.NOT_FOUND:
                 return
-            raise _failure("DeleteKey", e) from e
+            raise _failure("DeleteKey", e, self._target) from e
 
     async def check_health(self) -> None:
         """Require SERVING from both of the signer's health service names.
@@ -210,7 +217,7 @@ class RemoteCryptoService(CryptoService):
                     health_pb2.HealthCheckRequest(service=service), timeout=self._timeout
                 )
             except grpc.aio.AioRpcError as e:
-                raise TrustServiceError(f"health {service}: {e.code().name}") from e
+                raise _failure(f"health {service}", e, self._target) from e
             if reply.status != health_pb2.HealthCheckResponse.SERVING:
                 raise TrustServiceError(f"health {service}: not serving")
 
@@ -240,4 +247,4 @@ def open_remote(config: TrustServiceConfig) -> RemoteCryptoService:
     target = f"{config.hostname}:{config.port}"
     channel = grpc.aio.secure_channel(target, credentials)
     logger.info("using the remote trust service at %s", target)
-    return RemoteCryptoService(channel)
+    return RemoteCryptoService(channel, target=target)

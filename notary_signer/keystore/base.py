@@ -169,6 +169,17 @@ class KeyStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def one_key_per_alias(self) -> list[KeyRecord]:
+        """Return one live key for each passphrase alias in use (the newest of each).
+
+        The signer decrypts these at start-up, so that a wrong passphrase stops it
+        there instead of failing its first signature (issue #19).
+
+        Raises:
+            KeyStoreError: the database failed.
+        """
+
+    @abc.abstractmethod
     async def check_health(self) -> None:
         """Fail unless the ``private_keys`` table can be queried (Go ``HealthCheck``).
 

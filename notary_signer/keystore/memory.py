@@ -102,6 +102,14 @@ class MemoryKeyStore(KeyStore):
         row.updated_at = datetime.now(UTC)
         return True
 
+    async def one_key_per_alias(self) -> list[KeyRecord]:
+        """Return the newest live key of each alias (see :meth:`KeyStore.one_key_per_alias`)."""
+        newest: dict[str, KeyRecord] = {}
+        for row in self._rows.values():  # insertion order: later rows replace earlier ones
+            if row.deleted_at is None:
+                newest[row.record.passphrase_alias] = row.record
+        return list(newest.values())
+
     async def check_health(self) -> None:
         """Always healthy."""
 

@@ -60,6 +60,13 @@ WHERE key_id = $4 AND passphrase_alias = $5 AND deleted_at IS NULL
 """
 _LOCK: Final = "SELECT pg_advisory_xact_lock($1)"
 _LOCK_NAMESPACE: Final = b"notary-py signer pending key\0"
+_ONE_PER_ALIAS: Final = """
+SELECT key_id, algorithm, gun, role, public, private, passphrase_alias,
+    encryption_alg, keywrap_alg, last_used
+FROM private_keys WHERE id IN (
+    SELECT max(id) FROM private_keys WHERE deleted_at IS NULL GROUP BY passphrase_alias
+)
+"""
 _HEALTH: Final = "SELECT to_regclass('private_keys') IS NOT NULL"
 _CONNECT_TIMEOUT: Final = 10.0
 
@@ -203,6 +210,11 @@ class PostgresKeyStore(KeyStore):
             lambda pool: pool.execute(_REPLACE, private, alias, _now(), key_id, expected_alias)
         )
         return bool(status == "UPDATE 1")
+
+    async def one_key_per_alias(self) -> list[KeyRecord]:
+        """Return the newest live key of each alias (see :meth:`KeyStore.one_key_per_alias`)."""
+        rows = await self._run(lambda pool: pool.fetch(_ONE_PER_ALIAS))
+        return [_record(row) for row in rows]
 
     async def check_health(self) -> None:
         """Fail unless ``private_keys`` exists (see :meth:`KeyStore.check_health`)."""

@@ -58,6 +58,13 @@ _REPLACE: Final = """
 UPDATE private_keys SET private = ?, passphrase_alias = ?, updated_at = ?
 WHERE key_id = ? AND passphrase_alias = ? AND deleted_at IS NULL
 """
+_ONE_PER_ALIAS: Final = """
+SELECT key_id, algorithm, gun, role, public, private, passphrase_alias,
+    encryption_alg, keywrap_alg, last_used
+FROM private_keys WHERE id IN (
+    SELECT max(id) FROM private_keys WHERE deleted_at IS NULL GROUP BY passphrase_alias
+)
+"""
 _HAS_TABLE: Final = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
 
 
@@ -228,6 +235,10 @@ class SqliteKeyStore(KeyStore):
         now = format_go_time(datetime.now(UTC))
         params = (private, alias, now, key_id, expected_alias)
         return await self._db.execute(_REPLACE, params) == 1
+
+    async def one_key_per_alias(self) -> list[KeyRecord]:
+        """Return the newest live key of each alias (see :meth:`KeyStore.one_key_per_alias`)."""
+        return [_record(row) for row in await self._db.fetch_all(_ONE_PER_ALIAS, ())]
 
     async def check_health(self) -> None:
         """Fail unless ``private_keys`` exists (see :meth:`KeyStore.check_health`)."""

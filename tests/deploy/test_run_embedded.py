@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import queue
-import re
 import signal
 import socket
 import stat
@@ -61,7 +60,7 @@ class Launcher:
 
 
 @contextmanager
-def launcher(data_dir: Path, server_port: int, signer_port: int) -> Iterator[Launcher]:
+def launcher(data_dir: Path, server_port: int, signer_port: int, *extra: str) -> Iterator[Launcher]:
     argv = [
         sys.executable,
         str(SCRIPTS / "run_embedded.py"),
@@ -71,6 +70,7 @@ def launcher(data_dir: Path, server_port: int, signer_port: int) -> Iterator[Lau
         str(server_port),
         "--signer-port",
         str(signer_port),
+        *extra,
     ]
     proc = subprocess.Popen(
         argv,
@@ -190,5 +190,35 @@ def test_launcher_reports_a_port_in_use(tmp_path: Path) -> None:
         taken = busy.getsockname()[1]
         with launcher(tmp_path / "data", taken, free_port()) as run:
             assert run.proc.wait(timeout=STARTUP_TIMEOUT) == 1
-            out = run.read_until("stopped", timeout=5)
-    assert re.search(r"the server exited with status \d+", out), out
+            out = run.read_until("is in use", timeout=5)
+    assert out.splitlines() == [
+        (
+            f"run_embedded: port {taken} (server) on 127.0.0.1 is in use: another instance (or "
+            "another program) holds it; stop it, or choose other ports: "
+            "make run SERVER_PORT=... SIGNER_PORT=..."
+        )
+    ]
+    assert not (tmp_path / "data").exists()  # nothing was started or written
+
+
+def test_make_run_twice_says_so_and_leaves_the_first_running(tmp_path: Path) -> None:
+    data = tmp_path / "notary-data"
+    server_port, signer_port = free_port(), free_port()
+    with launcher(data, server_port, signer_port) as first:
+        first.read_until("DOCKER_CONTENT_TRUST_SERVER=", STARTUP_TIMEOUT)
+        with launcher(data, server_port, signer_port) as second:
+            assert second.proc.wait(timeout=STARTUP_TIMEOUT) == 1
+            out = second.read_until("in use", timeout=5)
+        assert out.splitlines() == [
+            (
+                f"run_embedded: ports {server_port} (server) and {signer_port} (signer) on "
+                "127.0.0.1 are in use: another instance (or another program) holds them; stop it, "
+                "or choose other ports: make run SERVER_PORT=... SIGNER_PORT=..."
+            )
+        ]
+        assert "notary-py is running" not in out
+        assert first.proc.poll() is None
+        run_checked(
+            [sys.executable, SCRIPTS / "healthcheck.py", data / "server-config.json"], timeout=30
+        )
+        _stop(first)
