@@ -1,8 +1,6 @@
 """TLS contexts: the gate's listener, and its clients of the registry and the trust server.
 
-The listener's settings are the server's (``notary_server.workers.make_ssl_context``:
-TLS 1.2 or later, the certificate chain from ``server.tls_*``); the gate may
-not import the server, so the few lines live here too.
+The listener is set up as the server's (:func:`notary_runtime.tls.listener_context`).
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ import ssl
 from pathlib import Path
 
 from notary_gate.config import TLSFiles
+from notary_runtime.tls import listener_context
 
 __all__ = ["client_context", "server_context"]
 
@@ -21,10 +20,7 @@ def server_context(tls: TLSFiles) -> ssl.SSLContext:
     Raises:
         OSError, ssl.SSLError: a file is missing or invalid.
     """
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    return context
+    return listener_context(tls.cert_file, tls.key_file)
 
 
 def client_context(ca_file: Path | None) -> ssl.SSLContext:

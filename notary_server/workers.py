@@ -37,6 +37,8 @@ import ssl
 import time
 from typing import TYPE_CHECKING, Final, NoReturn
 
+from notary_runtime.tls import listener_context
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
@@ -62,13 +64,7 @@ def make_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     Raises:
         OSError, ssl.SSLError: a file is missing or invalid.
     """
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    if tls.client_ca_file is not None:
-        context.load_verify_locations(tls.client_ca_file)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    return listener_context(tls.cert_file, tls.key_file, tls.client_ca_file)
 
 
 class TLSReloader:
