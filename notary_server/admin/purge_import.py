@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
 import sys
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from notary_server.admin.import_source import ImportSource
 from notary_server.admin.signerdb import open_signer_database
 from notary_server.services.importer import (
     ImportState,
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["import_guns", "purge"]
 
 FETCH_TIMEOUT = 60.0
-CHANGEFEED_PAGE = 1000
-MAX_CHANGEFEED_PAGES = 10_000
 
 
 def _print_plan(plan: PurgePlan, out: TextIO, *, dry_run: bool) -> None:
@@ -108,43 +106,6 @@ async def purge(
     return 0
 
 
-class _Source:
-    """GETs from the source server: path → body, None on 404."""
-
-    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
-        self.session = session
-        self.base = base
-
-    async def __call__(self, path: str) -> bytes | None:
-        async with self.session.get(self.base + path) as response:
-            if response.status == 404:  # noqa: PLR2004 - not found
-                return None
-            if response.status != 200:  # noqa: PLR2004 - ok
-                body = (await response.text(errors="replace"))[:200]
-                raise RepositoryImportError(f"{path}: the source answered {response.status} {body}")
-            return await response.read()
-
-    async def all_guns(self) -> list[str]:
-        """Every repository the source's changefeed names and has not deleted (``--all``)."""
-        guns: dict[str, None] = {}
-        change_id = "0"
-        for _ in range(MAX_CHANGEFEED_PAGES):
-            path = f"/v2/_trust/changefeed?change_id={change_id}&records={CHANGEFEED_PAGE}"
-            body = await self(path)
-            if body is None:
-                raise RepositoryImportError("the source has no changefeed; list the GUNs instead")
-            records = json.loads(body).get("records") or []
-            for record in records:
-                if record.get("Category") == "deletion":
-                    guns.pop(record["GUN"], None)
-                else:
-                    guns[record["GUN"]] = None
-            if len(records) < CHANGEFEED_PAGE:
-                return list(guns)
-            change_id = str(records[-1]["ID"])
-        raise RepositoryImportError("the source's changefeed did not end; list the GUNs instead")
-
-
 async def _stored_roles(store: MetaStore, gun: str) -> dict[str, StoredRole]:
     versions: dict[str, dict[int, str]] = {}
     for info in await store.list_files(gun):
@@ -152,7 +113,9 @@ async def _stored_roles(store: MetaStore, gun: str) -> dict[str, StoredRole]:
     return {role: StoredRole(max(byv), byv) for role, byv in versions.items()}
 
 
-async def _import_one(store: MetaStore, source: _Source, gun: str, audit: Audit) -> ImportOutcome:
+async def _import_one(
+    store: MetaStore, source: ImportSource, gun: str, audit: Audit
+) -> ImportOutcome:
     fetched = await fetch_repository(source, gun)
     verified = verify_repository(fetched, now=utcnow())
     try:
@@ -215,7 +178,9 @@ async def import_guns(store: MetaStore, args: argparse.Namespace, out: TextIO, a
     async with aiohttp.ClientSession(
         timeout=timeout, connector=connector, trust_env=False
     ) as session:
-        source = _Source(session, args.source.rstrip("/"))
+        source = ImportSource(
+            session, args.source.rstrip("/"), basic_auth=os.environ.get("NOTARY_AUTH") or None
+        )
         guns = _read_guns(args)
         if args.all:
             try:

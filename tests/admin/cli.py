@@ -15,6 +15,7 @@ import asyncpg
 from tests.gotools import no_proxy_env
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from tests.ourserver import OurNotaryServer
@@ -23,9 +24,16 @@ ADMIN_TIMEOUT = 120.0
 
 
 def admin(
-    config: Path, command: str, *args: str, stdin: str | None = None
+    config: Path,
+    command: str,
+    *args: str,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m notary_server admin COMMAND --config CONFIG ARGS``; never raises."""
+    """Run ``python -m notary_server admin COMMAND --config CONFIG ARGS``; never raises.
+
+    ``env``: variables to set on top of this process's environment.
+    """
     argv = [sys.executable, "-m", "notary_server", "admin", command, "--config", str(config)]
     return subprocess.run(
         [*argv, *args],
@@ -33,7 +41,7 @@ def admin(
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        env=no_proxy_env(os.environ),
+        env=no_proxy_env(os.environ) | dict(env or {}),
         timeout=ADMIN_TIMEOUT,
         check=False,
     )
