@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
+from tests.ci import missing_real_part
 
 NOTARY_BIN = Path("/usr/bin/notary")
 NOTARY_SERVER_BIN = Path("/usr/bin/notary-server")
@@ -48,9 +48,7 @@ def require_go_tools() -> None:
     if not missing:
         return
     reason = f"Go notary tools missing ({', '.join(map(str, missing))}); {APT_HINT}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing_real_part(reason)
 
 
 def require_docker_cli() -> str:
@@ -60,12 +58,9 @@ def require_docker_cli() -> str:
     of ``DOCKER_CONTENT_TRUST=1 docker pull``; the project machines ship it.
     """
     docker = shutil.which("docker")
-    if docker is not None:
-        return docker
-    reason = "the docker CLI is not installed (the project machines ship it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    if docker is None:
+        missing_real_part("the docker CLI is not installed (the project machines ship it)")
+    return docker
 
 
 def free_port() -> int:

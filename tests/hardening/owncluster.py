@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Self
 
-import pytest
+from tests.ci import missing_real_part
 
 TIMEOUT = 60.0
 
@@ -45,7 +45,7 @@ class OwnCluster:
         """
         initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
         if initdb is None or pg_ctl is None:
-            pytest.skip("PostgreSQL server binaries are not installed")
+            missing_real_part("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
         self.initdb, self.pg_ctl = initdb, pg_ctl
         self.directory = Path(tempfile.mkdtemp(prefix="notary-own-pg-"))
         self.data = self.directory / "data"
