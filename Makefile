@@ -12,7 +12,7 @@ SIGNER_PORT ?= 7899
 DATA_DIR    ?= notary-data
 RUN_ARGS    := --data-dir $(DATA_DIR) --server-port $(SERVER_PORT) --signer-port $(SIGNER_PORT)
 
-.PHONY: help install run run-auth run-install certs lint format typecheck test proto
+.PHONY: help install run run-auth run-install certs lint format typecheck test proto screenshots
 
 help:
 	@echo "make install    create $(VENV) and install the project with its test extra"
@@ -25,6 +25,7 @@ help:
 	@echo "make typecheck  mypy (strict, configured in pyproject.toml)"
 	@echo "make test       lint, typecheck, then the test suite under coverage"
 	@echo "make proto      regenerate notary_proto/ from signer.proto"
+	@echo "make screenshots  the operator console's pages into docs/console/ (needs chromium)"
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -74,3 +75,7 @@ test: lint typecheck
 
 proto:
 	$(BIN)/python scripts/gen_proto.py
+
+# The operator console's screenshots (ADR 0026): the browser test that takes them, into docs/console/.
+screenshots:
+	NOTARY_CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest tests/console/test_console_browser.py -q -k screenshots

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY, METRICS_KEY, READER_KEY
 from notary_server.auth import controller as auth
+from notary_server.console.mount import install_console
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
 from notary_server.gun import WRITE_METHODS, gun_problem, write_path_problem
 from notary_server.handlers import health
@@ -201,6 +202,7 @@ def create_app(
     app.cleanup_ctx.append(maintenance_ctx)  # re-signing, expiry gauges, retention (ADR 0009)
     app.cleanup_ctx.append(metrics_listener_ctx)  # only when metrics.listen_addr is set
     auth.install(app, config.auth)  # before the catch-all: the built-in issuer's route
+    install_console(app, config)  # when console.enabled (ADR 0026); before the catch-all too
     # [\s\S]: a decoded path may hold a newline, which "." would not match (aiohttp 404).
     app.router.add_route("*", r"/{path:[\s\S]*}", dispatch)
     return app

@@ -160,6 +160,8 @@ class MetadataCache:
         self._epoch = 0
         self._floor = 0  # fills that read an older epoch are dropped (a flush came since)
         self._invalidated: dict[str, int] = {}  # GUN -> the epoch its invalidation made
+        self.hits = 0  # lookups answered from the cache (the console's hit rate, ADR 0026)
+        self.misses = 0
 
     @property
     def epoch(self) -> int:
@@ -204,7 +206,9 @@ class MetadataCache:
         with self._lock:
             stored = self._chains.get(gun)
             if stored is None:
+                self.misses += 1
                 return None
+            self.hits += 1
             self._chains.move_to_end(gun)
             checksums = self._checksums[gun]
         timestamp, timestamp_expires_ns, snapshot, snapshot_expires_ns, _ = stored
@@ -249,7 +253,9 @@ class MetadataCache:
         with self._lock:
             found = self._files.get(key)
             if found is None:
+                self.misses += 1
                 return None
+            self.hits += 1
             self._files.move_to_end(key)
         return CachedFile._make(found)
 

@@ -40,6 +40,7 @@ from notary_server.auth.login_limit import (
     DEFAULT_USER_PER_MINUTE,
 )
 from notary_server.cache import DEFAULT_MAX_BYTES
+from notary_server.console.settings import CONSOLE_KEYS, ConsoleConfig, read_console
 from notary_server.limit_settings import LimitsConfig
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ KNOWN_KEYS: Final = frozenset(
         "metadata_cache.max_bytes",
         "metadata_cache.warm_seconds",
     }
+    | CONSOLE_KEYS  # the operator console's (ADR 0026)
 )
 """Every key the server reads (lower case); any other key in the file is warned about."""
 
@@ -317,6 +319,8 @@ class ServerConfig:
     """``metrics`` (beyond Go, ADR 0012): a separate listener and/or auth for ``/metrics``."""
     metadata_cache: MetadataCacheConfig = field(default_factory=MetadataCacheConfig)
     """``metadata_cache`` (beyond Go, ADR 0015): the cache's budget and warm-up."""
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    """``console`` (beyond Go, ADR 0026): the operator console."""
 
 
 class _Reader(ConfigReader):
@@ -724,4 +728,11 @@ def load_config(
         limits=_limits(reader),
         metrics=_metrics(reader, auth),
         metadata_cache=_metadata_cache(reader),
+        console=read_console(
+            reader,
+            ConfigError,
+            token_auth=auth is not None,
+            builtin_issuer=auth is not None and auth.builtin_issuer,
+            workers=workers,
+        ),
     )

@@ -118,6 +118,11 @@ class ServerMetrics:
         self.cache_warmed = cache_gauge(
             "warmed_chains", "Current chains the start-up warm-up stored."
         )
+        self.cache_lookups = cache_gauge(
+            "lookups",
+            "Cache lookups since this process started, by result (hit, miss).",
+            ["result"],
+        )
 
     def observe_request(self, operation: str, status: int, seconds: float) -> None:
         """Count one answered request of a route and record how long it took."""
@@ -138,3 +143,5 @@ class ServerMetrics:
         self.cache_max_bytes.set(cache.max_bytes)
         self.cache_entries.labels("chain").set_function(lambda: cache.chain_count)
         self.cache_entries.labels("file").set_function(lambda: cache.file_count)
+        self.cache_lookups.labels("hit").set_function(lambda: cache.hits)
+        self.cache_lookups.labels("miss").set_function(lambda: cache.misses)

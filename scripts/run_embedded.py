@@ -181,6 +181,7 @@ def write_configs(layout: Layout) -> None:
     }
     if layout.auth:
         server["auth"] = auth_section(layout)
+        server["console"] = {"enabled": True}  # the operator console (ADR 0026)
     layout.signer_config.write_text(json.dumps(signer, indent=2) + "\n", encoding="utf-8")
     layout.server_config.write_text(json.dumps(server, indent=2) + "\n", encoding="utf-8")
 
@@ -392,6 +393,9 @@ clients may not read or write; user {AUTH_USER}'s password is in {password_file}
 The notary CLI reads credentials from NOTARY_AUTH (base64 of user:password):
 
   export NOTARY_AUTH=$(printf '{AUTH_USER}:%s' "$(cat {password_file})" | base64)
+
+The operator console: {layout.server_url}/_notary_server/console/
+(sign in as {AUTH_USER} with the password in {password_file}).
 
 More users (then restart: the server reads the file when it starts):
 

@@ -21,7 +21,7 @@ from notary_server.appkeys import ACTOR_KEY
 from notary_server.auth.certs import load_root_bundle
 from notary_server.auth.issuer import TokenIssuer
 from notary_server.auth.libtrust import PublicKey, key_id, supported_key
-from notary_server.auth.token import TokenError, VerifyOptions, parse_token, verify_token
+from notary_server.auth.token import Token, TokenError, VerifyOptions, parse_token, verify_token
 from notary_server.errors import ApiError, ErrorCode
 from notary_server.middlewares import error_response
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTH_KEY",
+    "ISSUER_KEY",
     "Access",
     "AuthChallenge",
     "TokenAccessController",
@@ -162,6 +163,16 @@ class TokenAccessController:
         """
         return cls(config, load_root_bundle(config.root_cert_bundle))
 
+    def verify(self, raw: str) -> Token:
+        """Parse and verify a raw token (signature, issuer, audience, times), as :meth:`authorize`.
+
+        Raises:
+            TokenError: it is malformed or not valid now.
+        """
+        token = parse_token(raw)
+        verify_token(token, self._options, dt.datetime.now(dt.UTC))
+        return token
+
     def _realm(self, host: str) -> str:
         return f"https://{host}/auth/token" if self.config.autoredirect else self.config.realm
 
@@ -205,6 +216,9 @@ def _fields(item: Access) -> tuple[str, str, str]:
 AUTH_KEY: Final = web.AppKey("AUTH_KEY", TokenAccessController)
 """Where the application keeps its access controller (absent: no auth)."""
 
+ISSUER_KEY: Final = web.AppKey("ISSUER_KEY", TokenIssuer)
+"""The built-in issuer, when configured (the console signs users in with its users and limits)."""
+
 
 def check_request(request: web.Request, gun: str, actions: Sequence[str]) -> web.Response | None:
     """Authorize ``request`` if the application has auth; return the 401 to send, if any.
@@ -242,4 +256,5 @@ def install(app: web.Application, config: TokenAuthConfig | None) -> None:
     app[AUTH_KEY] = controller
     if config.builtin_issuer:
         issuer = TokenIssuer.from_config(config, controller.roots)
+        app[ISSUER_KEY] = issuer
         app.router.add_route(hdrs.METH_GET, config.issuer_path, issuer.handle)

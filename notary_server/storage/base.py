@@ -8,6 +8,7 @@ once, by the contract suite in ``tests/server/storage/test_contract.py``.
 from __future__ import annotations
 
 import abc
+import bisect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -264,6 +265,27 @@ class MetaStore(abc.ABC):
             StorageError: the store failed or does not support it.
         """
         raise StorageError(f"{type(self).__name__} cannot list repositories")
+
+    async def list_guns_page(
+        self, *, prefix: str = "", after: str | None = None, limit: int, descending: bool = False
+    ) -> list[str]:
+        """One page of GUNs starting with ``prefix``, after ``after`` in name order (keyset).
+
+        ``after`` is the last GUN of the previous page (None: the first page);
+        with ``descending`` the order and the meaning of "after" are reversed.
+        The default sorts :meth:`list_guns`; PostgreSQL answers from its index.
+
+        Raises:
+            StorageError: the store failed or cannot list repositories.
+        """
+        guns = [gun for gun in await self.list_guns() if gun.startswith(prefix)]
+        if descending:
+            guns.reverse()
+            if after is not None:
+                guns = [gun for gun in guns if gun < after]
+        elif after is not None:
+            guns = guns[bisect.bisect_right(guns, after) :]
+        return guns[:limit]
 
     async def list_files(self, gun: str) -> list[FileInfo]:  # noqa: ARG002
         """Return every stored file of the GUN without its bytes, by role then version.

@@ -163,6 +163,30 @@ CROSS JOIN LATERAL (
 ) AS f
 """
 _LIST_GUNS: Final = "SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun"
+
+
+def _guns_page_query(*, after: bool, bounded: bool, descending: bool) -> str:
+    """A page of GUNs; each variant its own statement, so each plan can use the index.
+
+    (``$x IS NULL OR gun > $x`` in one statement would let a cached generic
+    plan scan the whole index.) ``$1`` is the prefix, which ``starts_with``
+    alone decides; ``$2`` the limit; then the keyset cursor; then, where the
+    collation orders by code point, the prefix's range ``[low, high)``.
+    """
+    conditions = ["deleted_at IS NULL", "starts_with(gun, $1)"]
+    number = 3
+    if after:
+        conditions.append(f"gun {'<' if descending else '>'} ${number}")
+        number += 1
+    if bounded:
+        conditions.append(f"gun >= ${number} AND gun < ${number + 1}")
+    order = "gun DESC" if descending else "gun"
+    where = " AND ".join(conditions)
+    return f"SELECT DISTINCT gun FROM tuf_files WHERE {where} ORDER BY {order} LIMIT $2"  # noqa: S608 - fixed fragments only
+
+
+_COLLATION: Final = "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+_CODE_POINT_COLLATIONS: Final = ("C", "POSIX", "C.UTF-8", "C.utf8")
 _LIST_FILES: Final = """
 SELECT role, version, sha256, octet_length(data), created_at FROM tuf_files
 WHERE gun = $1 AND deleted_at IS NULL ORDER BY role, version
@@ -239,6 +263,7 @@ class PostgresMetaStore(MetaStore):
         """Wrap an open pool, which the store then owns and closes."""
         self._pool = pool
         self._audited: bool | None = None  # migration 0004 applied? (checked once)
+        self._code_point_order: bool | None = None  # a C collation? (checked once)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -435,6 +460,35 @@ class PostgresMetaStore(MetaStore):
             return [row[0] for row in await self._pool.fetch(_LIST_GUNS)]
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"listing repositories failed: {exc}") from exc
+
+    async def list_guns_page(
+        self, *, prefix: str = "", after: str | None = None, limit: int, descending: bool = False
+    ) -> list[str]:
+        """One keyset page of GUNs in the database's order, read along the ``tuf_files`` index.
+
+        Under a code-point collation (C, C.UTF-8) a prefix also bounds the index
+        range, so a search reads only the GUNs it finds.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        try:
+            if self._code_point_order is None:
+                collation = await self._pool.fetchval(_COLLATION)
+                self._code_point_order = collation in _CODE_POINT_COLLATIONS
+            args: list[object] = [prefix, limit]
+            if after is not None:
+                args.append(after)
+            bounded = bool(prefix) and self._code_point_order and ord(prefix[-1]) < 0x10FFFF  # noqa: PLR2004
+            if bounded:
+                args += [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+            query = _guns_page_query(
+                after=after is not None, bounded=bounded, descending=descending
+            )
+            rows = await self._pool.fetch(query, *args)
+        except CONNECTION_ERRORS as exc:
+            raise StorageError(f"listing repositories failed: {exc}") from exc
+        return [row[0] for row in rows]
 
     async def list_files(self, gun: str) -> list[FileInfo]:
         """Return the GUN's files without their bytes, by role then version.
