@@ -133,6 +133,8 @@ _signed = st.fixed_dictionaries(
     },
     optional={"targets": _json, "delegations": _json, "meta": _json, "keys": _json, "roles": _json},
 )
+
+
 def test_generated_metadata_is_refused_cleanly() -> None:
     """Generated ``signed`` documents, signed by the role's keys: only ValidationError escapes."""
     builder, _, update = _repo()
