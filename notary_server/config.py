@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from notary_runtime.config import ConfigReader, unknown_key_warnings
 from notary_runtime.eventloop import EVENT_LOOP_KINDS, EventLoopKind, uvloop_available
 from notary_runtime.logs import LEVELS
+from notary_server.auth.access import AccessRule, AccessRuleError, parse_access_rules
 from notary_server.auth.certs import (
     CertificateError,
     IssuerError,
@@ -119,6 +120,7 @@ KNOWN_KEYS: Final = frozenset(
         "auth.options.login_user_burst",
         "auth.options.login_user_per_minute",
         "auth.options.login_limit_entries",
+        "auth.options.access",
         "server.workers",
         "server.event_loop",
         "resign.enabled",
@@ -221,6 +223,9 @@ class TokenAuthConfig:
     login_user_burst: int = DEFAULT_USER_BURST
     login_user_per_minute: float = DEFAULT_USER_PER_MINUTE
     login_limit_entries: int = DEFAULT_LIMIT_ENTRIES
+    access: tuple[AccessRule, ...] | None = None
+    """``auth.options.access``: what the built-in issuer grants whom (ADR 0027); None:
+    every signed-in user gets what it asks for, anonymous requests nothing."""
 
     @property
     def builtin_issuer(self) -> bool:
@@ -477,10 +482,26 @@ def _auth(reader: _Reader) -> TokenAuthConfig | None:
         issuer_key=reader.path("auth.options.issuer_key"),
         issuer_cert=reader.path("auth.options.issuer_cert"),
         token_ttl=reader.integer("auth.options.token_ttl", DEFAULT_TOKEN_TTL),
+        access=_access_rules(reader),
         **_login_limits(reader),
     )
     _check_builtin_issuer(config, roots)
+    if config.access is not None and not config.builtin_issuer:
+        raise ConfigError(
+            "auth.options.access: rules apply to the built-in issuer; set auth.options.htpasswd"
+        )
     return config
+
+
+def _access_rules(reader: _Reader) -> tuple[AccessRule, ...] | None:
+    """``auth.options.access``: the built-in issuer's grants (None when absent)."""
+    value = reader.get("auth.options.access")
+    if value is None:
+        return None
+    try:
+        return parse_access_rules(value, "auth.options.access")
+    except AccessRuleError as e:
+        raise ConfigError(str(e)) from e
 
 
 def _login_limits(reader: _Reader) -> dict[str, Any]:

@@ -4,10 +4,12 @@ With ``auth.options.htpasswd``, ``issuer_key`` and ``issuer_cert`` the server al
 answers ``GET <realm path>?service=...&scope=...`` the way docker/distribution's
 token servers do: HTTP Basic credentials are checked against the htpasswd file
 and the answer is ``{"token": ..., "access_token": ..., "expires_in": ...,
-"issued_at": ...}``. An authenticated user is granted every action it asks for;
-a request without credentials gets a token granting nothing (the notary CLI
-fetches an anonymous token first for read-only commands and only then retries
-with credentials); wrong credentials get a 401.
+"issued_at": ...}``. Without ``auth.options.access`` an authenticated user is
+granted every action it asks for and a request without credentials gets a
+token granting nothing (the notary CLI fetches an anonymous token first for
+read-only commands and only then retries with credentials); with it, each
+scope gets what the rules allow that user, or an anonymous request
+(:mod:`~notary_server.auth.access`, ADR 0027). Wrong credentials get a 401.
 
 Failed logins are limited per client address and per user name
 (:mod:`~notary_server.auth.login_limit`): over the limit, a request with
@@ -37,6 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from notary_server.auth.access import granted_actions
 from notary_server.auth.certs import IssuerError, SigningKey, load_signing_material, x5c_entry
 from notary_server.auth.htpasswd import Htpasswd
 from notary_server.auth.libtrust import jose_b64encode, key_id, supported_key
@@ -144,6 +147,17 @@ class TokenIssuer:
         users.dummy_hash()  # now, so that the first unknown user does not pay for it
         return cls(config=config, key=key, chain=chain, users=users, clock=clock)
 
+    def grant(self, subject: str, asked: Sequence[Scope]) -> list[Scope]:
+        """What to put in ``subject``'s token ("" = anonymous) for the scopes ``asked``."""
+        rules = self.config.access
+        if rules is None:
+            return list(asked) if subject else []
+        granted = (
+            Scope(s.type, s.name, granted_actions(rules, subject, s.type, s.name, s.actions))
+            for s in asked
+        )
+        return [scope for scope in granted if scope.actions]
+
     def _algorithm(self) -> str:
         if isinstance(self.key, rsa.RSAPrivateKey):
             return "RS256"
@@ -236,7 +250,7 @@ class TokenIssuer:
         service = request.query.get("service", self.config.service)
         if service != self.config.service:
             raise ApiError(ErrorCode.INVALID_PARAMETERS, f"unknown service {service!r}")
-        scopes = parse_scopes(request.query.getall("scope", [])) if subject else []
+        scopes = self.grant(subject, parse_scopes(request.query.getall("scope", [])))
         now = dt.datetime.now(dt.UTC)
         token = self.mint(subject, scopes, now)
         body = {

@@ -14,18 +14,21 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import hdrs, web
 
+from notary_server.appkeys import CONFIG_KEY
 from notary_server.auth.controller import AUTH_KEY
 from notary_server.auth.token import TokenError
 from notary_server.console.session import (
     SESSION_COOKIE,
     Principal,
     SessionSigner,
+    password_sign_in_allowed,
     principal_for_token,
     principal_for_user,
 )
 from notary_server.console.settings import CONSOLE_SCOPE, ConsoleConfig
 
 if TYPE_CHECKING:
+    from notary_server.auth.access import AccessRule
     from notary_server.auth.token import Token
 
 __all__ = [
@@ -59,6 +62,11 @@ def verified_console_token(request: web.Request, raw: str) -> Token:
     return token
 
 
+def _access_rules(request: web.Request) -> tuple[AccessRule, ...] | None:
+    auth = request.config_dict[CONFIG_KEY].auth
+    return auth.access if auth is not None else None
+
+
 def principal_of(request: web.Request) -> Principal | None:
     """The request's principal; None when it is not signed in (or its credentials lapsed).
 
@@ -75,7 +83,9 @@ def principal_of(request: web.Request) -> Principal | None:
     if session is None:
         return None
     if session.kind == "password" and "password" in config.login:
-        return principal_for_user(session.subject, session.csrf)
+        # None when the access rules changed since the sign-in and no longer allow it
+        allowed = password_sign_in_allowed(_access_rules(request), session.subject)
+        return principal_for_user(session.subject, session.csrf) if allowed else None
     if session.kind == "token" and "token" in config.login:
         try:
             token = verified_console_token(request, session.token)

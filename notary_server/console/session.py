@@ -24,7 +24,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from notary_server.auth.access import holds_everything
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from notary_server.auth.access import AccessRule
     from notary_server.auth.token import Token
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "Principal",
     "Session",
     "SessionSigner",
+    "password_sign_in_allowed",
     "principal_for_token",
     "principal_for_user",
 ]
@@ -177,11 +183,22 @@ class Principal:
         return self.can_see(gun) and (self.purge_all or gun in self.purge)
 
 
+def password_sign_in_allowed(access: Sequence[AccessRule] | None, user: str) -> bool:
+    """Whether an htpasswd user may use the console with a password.
+
+    Without ``auth.options.access`` the issuer grants every user every scope, so
+    the console may show them everything. With rules, only a user holding ``*``
+    on every repository may; anyone narrower signs in with a token, whose
+    scopes the console follows repository by repository (ADR 0027).
+    """
+    return access is None or holds_everything(access, user)
+
+
 def principal_for_user(user: str, csrf: str) -> Principal:
-    """An htpasswd user: the built-in issuer grants such a user every scope, so the console does.
+    """An htpasswd user allowed a password sign-in: every repository, as the issuer grants.
 
     The API would let the same user ``notary delete --remote`` any repository;
-    the console gives no more than that.
+    the console gives no more than that (:func:`password_sign_in_allowed`).
     """
     return Principal(subject=user, kind="password", all_guns=True, purge_all=True, csrf=csrf)
 

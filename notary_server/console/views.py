@@ -37,6 +37,7 @@ from notary_server.console.session import (
     Principal,
     Session,
     new_csrf,
+    password_sign_in_allowed,
 )
 from notary_server.console.settings import CONSOLE_PATH, CONSOLE_SCOPE
 from notary_server.console.timeline import build_timeline
@@ -50,6 +51,7 @@ from notary_tuf import __version__
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
+    from notary_server.auth.access import AccessRule
     from notary_server.services.purge import PurgePlan
     from notary_server.trust.base import CryptoService
 
@@ -176,6 +178,17 @@ async def _password_subject(request: web.Request, user: str, password: str) -> s
     return user
 
 
+_NARROW_USER: Final = (
+    "This user holds rights on some repositories only: sign in with a token that grants "
+    "registry:console:view."
+)
+
+
+def _access_rules(request: web.Request) -> tuple[AccessRule, ...] | None:
+    auth = request.config_dict[CONFIG_KEY].auth
+    return auth.access if auth is not None else None
+
+
 async def login(request: web.Request) -> web.StreamResponse:
     """``POST login``: check the CSRF pair, then a password or a token; set the session."""
     form = await request.post()
@@ -189,6 +202,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     if method == "password" and "password" in config.login:
         user = str(form.get("username", ""))
         subject = await _password_subject(request, user, str(form.get("password", "")))
+        if subject is not None and not password_sign_in_allowed(_access_rules(request), subject):
+            return _login_form(request, status=403, error=_NARROW_USER)
         if subject is not None:
             session = Session(
                 kind="password",
