@@ -1,4 +1,11 @@
-"""Results: one row per scenario with both servers' figures and the ours/Go ratio."""
+"""Results: one row per scenario and variant of ours, with both servers' figures and the ratio.
+
+Variants of ours (:data:`VARIANTS`): ``ours`` is the headline, the server as
+installed (no ``metadata_cache`` section: 128 MiB, 10 s warm-up) signing through
+our signer; ``ours_tuned`` has the 512 MiB cache and 120 s warm-up of the
+100,000-GUN scenario and signs through Go's signer (the configuration of the runs
+before issue #18). Go always signs through Go's signer.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ from typing import Any
 from bench.loadgen import Measurement
 from bench.scenarios import Scenario
 
-SERVERS = ("ours", "go")
+VARIANTS = ("ours", "ours_tuned")
+VARIANT_TAGS = {"ours": "defaults, our signer", "ours_tuned": "tuned, Go signer"}
 SCALE_TARGET = 1.2
 
 
@@ -21,11 +29,19 @@ class Row:
     scenario: Scenario
     ours: Measurement
     go: Measurement
+    variant: str = "ours"
+
+    @property
+    def name(self) -> str:
+        """The scenario's name with the variant of ours: ``… [defaults, our signer]``."""
+        return f"{self.scenario.name} [{VARIANT_TAGS.get(self.variant, self.variant)}]"
 
     @property
     def ratio(self) -> float | None:
-        """Throughput ours / Go (above 1: we are faster)."""
-        return self.ours.rps / self.go.rps if self.go.rps else None
+        """Throughput ours / Go (above 1: we are faster); None where the work differs."""
+        if self.scenario.work_differs or not self.go.rps:
+            return None
+        return self.ours.rps / self.go.rps
 
     @property
     def meets_target(self) -> bool | None:
@@ -38,16 +54,19 @@ class Row:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         s = self.scenario
+        same = not s.work_differs
         return {
             "name": s.name,
+            "variant": self.variant,
+            "work_differs": s.work_differs or None,
             "kind": s.kind,
             "connections": s.connections,
             "description": s.description,
             "ours": self.ours.as_dict(),
             "go": self.go.as_dict(),
             "ratio_rps": round(self.ratio, 3) if self.ratio is not None else None,
-            "ratio_p50": _div(self.ours.p50_ms, self.go.p50_ms),
-            "ratio_p99": _div(self.ours.p99_ms, self.go.p99_ms),
+            "ratio_p50": _div(self.ours.p50_ms, self.go.p50_ms) if same else None,
+            "ratio_p99": _div(self.ours.p99_ms, self.go.p99_ms) if same else None,
             "target_ratio": s.target_ratio,
             "meets_target": self.meets_target,
         }
@@ -62,8 +81,14 @@ class Results:
     """Everything one run produced."""
 
     meta: dict[str, Any]
+    servers: tuple[str, ...] = ("ours", "go")
     rows: list[Row] = field(default_factory=list)
-    rss_kib: dict[str, dict[str, int]] = field(default_factory=lambda: {s: {} for s in SERVERS})
+    rss_kib: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """One RSS record per server."""
+        for label in self.servers:
+            self.rss_kib.setdefault(label, {})
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -93,12 +118,14 @@ class Results:
         lines = [header]
         for row in self.rows:
             ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "n/a"
+            if row.scenario.work_differs:
+                ratio = "n/a (work differs)"
             if row.meets_target is not None:
                 verdict = "ok" if row.meets_target else "BELOW"
                 ratio += f" ({verdict} >= {row.scenario.target_ratio:g}x)"
             lines.append(
                 (
-                    row.scenario.name,
+                    row.name,
                     f"{row.ours.rps:,.1f}",
                     f"{row.go.rps:,.1f}",
                     ratio,
@@ -119,36 +146,54 @@ class Results:
             if index == 0:
                 out.append("-+-".join("-" * w for w in widths))
         out.append("")
+        out.extend(self._legend_lines())
         out.extend(self._scale_lines())
         out.extend(self._rss_lines())
         return "\n".join(out)
 
+    def _legend_lines(self) -> list[str]:
+        present = [v for v in VARIANTS if any(r.variant == v for r in self.rows)]
+        legend = {
+            "ours": "our server as installed (metadata_cache defaults) + our notary_signer "
+            "vs Go + Go's notary-signer: the headline",
+            "ours_tuned": "metadata_cache 512 MiB and 120 s warm-up (not a default "
+            "install's) + Go's notary-signer, vs the same Go rows",
+        }
+        return [f"[{VARIANT_TAGS[v]}]: {legend[v]}" for v in present]
+
     def _scale_lines(self) -> list[str]:
         """p50 latency over the most GUNs / over the fewest (issue #8: at most 1.2 for ours)."""
-        rows = sorted((r for r in self.rows if r.scenario.guns), key=lambda r: r.scenario.guns)
-        if len(rows) < 2:
-            return []
-        small, large = rows[0], rows[-1]
-        ours = _div(large.ours.p50_ms, small.ours.p50_ms)
-        go = _div(large.go.p50_ms, small.go.p50_ms)
-        verdict = "ok" if ours is not None and ours <= SCALE_TARGET else "ABOVE"
-        line = (
-            f"scale: p50 at {large.scenario.guns:,} GUNs / at {small.scenario.guns:,} GUNs: "
-            f"ours {ours}x ({verdict} <= {SCALE_TARGET}x), Go {go}x"
-        )
-        return [line]
+        lines = []
+        for variant in VARIANTS:
+            rows = sorted(
+                (r for r in self.rows if r.scenario.guns and r.variant == variant),
+                key=lambda r: r.scenario.guns,
+            )
+            if len(rows) < 2:
+                continue
+            small, large = rows[0], rows[-1]
+            ours = _div(large.ours.p50_ms, small.ours.p50_ms)
+            go = _div(large.go.p50_ms, small.go.p50_ms)
+            verdict = "ok" if ours is not None and ours <= SCALE_TARGET else "ABOVE"
+            lines.append(
+                f"scale [{VARIANT_TAGS[variant]}]: p50 at {large.scenario.guns:,} GUNs / at "
+                f"{small.scenario.guns:,} GUNs: ours {ours}x ({verdict} <= {SCALE_TARGET}x), "
+                f"Go {go}x"
+            )
+        return lines
 
     def _rss_lines(self) -> list[str]:
         lines = []
         for moment in ("idle", "after_get", "after_publish"):
-            ours = self.rss_kib["ours"].get(moment)
-            go = self.rss_kib["go"].get(moment)
-            if ours is None or go is None:
-                continue
-            lines.append(
-                f"server RSS {moment.replace('_', ' ')}: ours {ours / 1024:.1f} MiB, "
-                f"Go {go / 1024:.1f} MiB (ratio {ours / go:.2f}x)"
-            )
+            go = self.rss_kib.get("go", {}).get(moment)
+            for variant in VARIANTS:
+                ours = self.rss_kib.get(variant, {}).get(moment)
+                if ours is None or go is None:
+                    continue
+                lines.append(
+                    f"server RSS {moment.replace('_', ' ')} [{VARIANT_TAGS[variant]}]: "
+                    f"ours {ours / 1024:.1f} MiB, Go {go / 1024:.1f} MiB (ratio {ours / go:.2f}x)"
+                )
         return lines
 
 

@@ -3,11 +3,13 @@
 Usage: ``python -m bench [--smoke] [--duration S] [--out results.json]`` (or
 ``python bench/run.py …``) from the repository root. See bench/README.md.
 
-One run: a throwaway CA, two throwaway PostgreSQL databases (migrated by our
-``migrate``), both servers started with TLS, the same repository seeded into each
-with the real ``notary`` CLI, then every scenario measured on ours and on Go back
-to back. Servers, databases and temporary files are cleaned up even on failure
-or SIGTERM.
+One run: a throwaway CA, throwaway PostgreSQL databases (migrated by our
+``migrate``), the servers started with TLS -- ours as installed with our signer
+(the headline rows), ours tuned (512 MiB cache, 120 s warm-up) with Go's signer
+(labelled rows), Go with Go's signer -- the same repository seeded into each with
+the real ``notary`` CLI, then every scenario measured on each in alternating
+rounds (at least two by default). Servers, databases and temporary files are
+cleaned up even on failure or SIGTERM.
 """
 
 from __future__ import annotations
@@ -32,21 +34,19 @@ if __package__ in (None, ""):  # run as ``python bench/run.py``: make ``bench`` 
 import notary_tuf
 from bench.extra import SCALE_PREFIX, random_gun_script, run_parallel_publishes, seed_scale
 from bench.loadgen import WRK_HINT, Measurement, combine, run_get, run_publishes, wrk_path
-from bench.report import Results, Row
+from bench.report import VARIANTS, Results, Row
 from bench.scenarios import Scenario, select
 from bench.seed import NOTARY_BIN, Publisher, https_get, resolve_get_paths, seed_with_cli
 from bench.servers import (
     GO_SERVER_BIN,
     GO_SIGNER_BIN,
     BenchError,
-    GoSigner,
     ServerProcess,
     TLSFiles,
     check_postgres,
-    create_database,
-    drop_database,
-    migrate,
+    start_server,
 )
+from bench.stall import main as stall_main
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -78,9 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
-        help="measure each scenario this many times, alternating which server goes first, "
-        "and pool the rounds (default 1)",
+        default=2,
+        help="measure each scenario this many times, ours first in odd rounds and Go first in "
+        "even ones, and pool the rounds (default 2)",
+    )
+    parser.add_argument(
+        "--skip-tuned",
+        action="store_true",
+        help="leave out the rows of ours tuned (512 MiB cache, 120 s warm-up, Go signer)",
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument(
@@ -122,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--keep-workdir", action="store_true", help="keep configs and server logs; print where"
     )
+    parser.add_argument(
+        "--stall",
+        action="store_true",
+        help="then run bench.stall (one worker, large uploads) with the same rounds and duration",
+    )
     return parser
 
 
@@ -147,6 +157,7 @@ def _meta(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "rounds": args.rounds,
+        "ours_variants": _variants(args),
         "wrk_threads": args.threads,
         "ours_workers": args.workers,
         "publish_count": args.publish_count,
@@ -183,39 +194,43 @@ def _preflight(admin: str) -> None:
     check_postgres(admin)
 
 
+def _variants(args: argparse.Namespace) -> list[str]:
+    """Our servers in this run: ``ours`` (defaults, our signer), ``ours_tuned`` unless skipped."""
+    return [v for v in VARIANTS if v == "ours" or not args.skip_tuned]
+
+
 def _start_servers(
-    stack: contextlib.ExitStack, workdir: Path, admin: str, workers: int, *, go_memory: bool
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    args: argparse.Namespace,
+    *,
+    go_memory: bool,
 ) -> dict[str, ServerProcess]:
+    """Ours as installed with our signer, ours tuned with Go's signer, Go with Go's signer.
+
+    Both of ours run ``--workers`` workers (one per CPU by default, as Go uses every core).
+    """
     tls = TLSFiles.create(workdir)
     servers: dict[str, ServerProcess] = {}
-    labels = [("ours", False, "postgres"), ("go", True, "postgres")]
-    if go_memory:
-        labels.append(("go_memory", True, "memory"))
-    for label, go, backend in labels:
-        dsn = ""
-        if backend == "postgres":
-            dsn = create_database(admin, f"notary_bench_{label}")
-            stack.callback(drop_database, admin, dsn)
-        signer = GoSigner(workdir / f"signer-{label}", tls)
-        signer.start()
-        stack.callback(signer.stop)
-        server = ServerProcess(
-            label=label,
-            workdir=workdir / label,
-            tls=tls,
-            db_url=dsn,
-            go=go,
-            workers=1 if go else workers,
-            backend=backend,
-            signer_port=signer.port,
+    admin = args.pg_dsn
+    for label in _variants(args):
+        tuned = label == "ours_tuned"
+        servers[label] = start_server(
+            stack,
+            workdir,
+            admin,
+            tls,
+            label,
+            go=False,
+            go_signer=tuned,
+            workers=args.workers,
+            tuned=tuned,
         )
-        server.write_config()
-        if backend == "postgres":
-            migrate(server.config_path)
-        _progress(f"starting {label} server")
-        server.start()
-        stack.callback(server.stop)
-        servers[label] = server
+    servers["go"] = start_server(stack, workdir, admin, tls, "go", go=True, go_signer=True)
+    if go_memory:
+        servers["go_memory"] = start_server(
+            stack, workdir, admin, tls, "go_memory", go=True, go_signer=True, backend="memory"
+        )
     return servers
 
 
@@ -232,9 +247,18 @@ def _get_options(
     return {}
 
 
-def _round_order(round_index: int, against: str) -> tuple[str, str]:
+def _round_order(round_index: int, ours: Sequence[str], against: str) -> list[str]:
     """Who goes first: ours in rounds 1, 3, … (even ``round_index``), the other in 2, 4, …"""
-    return ("ours", against) if round_index % 2 == 0 else (against, "ours")
+    order = [*ours, against]
+    return order if round_index % 2 == 0 else order[::-1]
+
+
+def _rows(
+    scenario: Scenario, measured: dict[str, list[Measurement]], ours: Sequence[str]
+) -> list[Row]:
+    """One row per variant of ours, each against the same measurements of the other server."""
+    other = combine(measured[scenario.against])
+    return [Row(scenario, combine(measured[label]), other, variant=label) for label in ours]
 
 
 def _measure_gets(
@@ -244,11 +268,12 @@ def _measure_gets(
     paths: dict[str, GetPaths],
     results: Results,
 ) -> None:
+    ours = _variants(args)
     for scenario in scenarios:
         assert scenario.path is not None
-        measured: dict[str, list[Measurement]] = {"ours": [], scenario.against: []}
+        measured: dict[str, list[Measurement]] = {label: [] for label in [*ours, scenario.against]}
         for round_index in range(args.rounds):
-            for label in _round_order(round_index, scenario.against):
+            for label in _round_order(round_index, ours, scenario.against):
                 server = servers[label]
                 _progress(f"{scenario.name}: {label}{_round_note(args, round_index)}")
                 path = getattr(paths[label], scenario.path)
@@ -263,9 +288,7 @@ def _measure_gets(
                         **_get_options(scenario, server, path, server.workdir),
                     )
                 )
-        results.rows.append(
-            Row(scenario, combine(measured["ours"]), combine(measured[scenario.against]))
-        )
+        results.rows.extend(_rows(scenario, measured, ours))
 
 
 def _round_note(args: argparse.Namespace, round_index: int) -> str:
@@ -298,18 +321,17 @@ def _measure_publishes(
     servers: dict[str, ServerProcess],
     results: Results,
 ) -> None:
-    for scenario in scenarios:
-        measured: dict[str, list[Measurement]] = {"ours": [], scenario.against: []}
+    ours = _variants(args)
+    for scenario_index, scenario in enumerate(scenarios):
+        measured: dict[str, list[Measurement]] = {label: [] for label in [*ours, scenario.against]}
         for round_index in range(args.rounds):
             # A repository of its own per scenario and round: each starts empty.
-            gun = f"{PUBLISH_GUN}-{len(results.rows)}-{round_index}"
-            for label in _round_order(round_index, scenario.against):
+            gun = f"{PUBLISH_GUN}-{scenario_index}-{round_index}"
+            for label in _round_order(round_index, ours, scenario.against):
                 note = _round_note(args, round_index)
                 _progress(f"{scenario.name}: {label}{note} (signing the updates first)")
                 measured[label].append(_publish_once(args, scenario, servers[label], gun))
-        results.rows.append(
-            Row(scenario, combine(measured["ours"]), combine(measured[scenario.against]))
-        )
+        results.rows.extend(_rows(scenario, measured, ours))
 
 
 def _record_rss(results: Results, servers: dict[str, ServerProcess], moment: str) -> None:
@@ -320,12 +342,12 @@ def _record_rss(results: Results, servers: dict[str, ServerProcess], moment: str
 def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
     """Run the whole benchmark in ``workdir``; servers and databases are gone on return."""
     scenarios = select(smoke=args.smoke, names=args.scenario)
-    results = Results(meta=_meta(args, scenarios))
+    results = Results(meta=_meta(args, scenarios), servers=(*_variants(args), "go"))
     gets = [s for s in scenarios if s.kind == "get"]
     publishes = [s for s in scenarios if s.kind != "get"]
     go_memory = any(s.against == "go_memory" for s in scenarios)
     with contextlib.ExitStack() as stack:
-        servers = _start_servers(stack, workdir, args.pg_dsn, args.workers, go_memory=go_memory)
+        servers = _start_servers(stack, workdir, args, go_memory=go_memory)
         paths: dict[str, GetPaths] = {}
         for label, server in servers.items():
             _progress(f"seeding {label} with the notary CLI ({args.targets} targets)")
@@ -333,7 +355,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
             paths[label] = resolve_get_paths(server, GET_GUN, server.tls.client_context())
         scale = max((s.guns for s in gets), default=0)
         if scale:
-            for label in ("ours", "go"):
+            for label in (*_variants(args), "go"):
                 _progress(f"copying the repository under {scale:,} GUNs for {label}")
                 seed_scale(servers[label], GET_GUN, scale)
                 # The copy bypasses the servers; a restart is where a server
@@ -385,8 +407,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write(results.table() + "\n")
     pooled = f", each row pooled over {args.rounds} rounds" if args.rounds > 1 else ""
     sys.stdout.write(
-        f"\nratio = ours / Go throughput (>1: ours faster{pooled}). JSON: {args.out}\n"
+        f"\nratio = ours / Go throughput (>1: ours faster{pooled}; n/a where the work differs)."
+        f" JSON: {args.out}\n"
     )
+    if args.stall:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        stall_args = ["--rounds", str(args.rounds), "--duration", str(args.duration)]
+        return stall_main([*stall_args, "--pg-dsn", args.pg_dsn])
     return 0
 
 

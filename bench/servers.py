@@ -1,14 +1,19 @@
-"""The two servers under test: TLS material, throwaway databases, processes, RSS and CPU.
+"""The servers under test: TLS material, throwaway databases, signers, processes, RSS and CPU.
 
-Both servers get the same kind of configuration (Go's ``server-config.json`` keys):
-TLS on ``127.0.0.1:<free port>``, the local trust service, PostgreSQL storage in a
-database of their own, logging at ``error``. Our ``migrate`` command creates Go's
-schema, so it prepares the Go server's database too.
+Every server gets the same kind of configuration (Go's ``server-config.json`` keys):
+TLS on ``127.0.0.1:<free port>``, a *remote* trust service (a signer of its own
+over mutual TLS, memory key storage, ecdsa keys), PostgreSQL storage in a database
+of its own, logging at ``error``. The signer is Go's ``notary-signer`` or ours
+(``python -m notary_signer``, :class:`Signer`), chosen per server. Ours may also
+get ``server.workers`` and, when *tuned*, a ``metadata_cache`` section that a
+default install does not have. Our ``migrate`` command creates Go's schema, so it
+prepares the Go server's database too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -144,13 +149,28 @@ def check_postgres(admin: str) -> None:
 
 
 @dataclass
-class GoSigner:
-    """The Go ``notary-signer`` (memory key storage) a server signs through, over mutual TLS."""
+class Signer:
+    """A signer (memory key storage) a server signs through, over mutual TLS.
+
+    ``go``: Debian's ``notary-signer``; otherwise ours, ``python -m notary_signer``,
+    with the same configuration keys.
+    """
 
     workdir: Path
     tls: TLSFiles
+    go: bool = True
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def label(self) -> str:
+        """``Go signer`` or ``our signer``."""
+        return "Go signer" if self.go else "our signer"
+
+    def _argv(self, config_path: Path) -> list[str]:
+        if self.go:
+            return [str(GO_SIGNER_BIN), "-config", str(config_path)]
+        return [sys.executable, "-m", "notary_signer", "--config", str(config_path)]
 
     def start(self, timeout: float = 20.0) -> None:
         """Start it on a free port and wait until it accepts connections."""
@@ -170,7 +190,7 @@ class GoSigner:
         config_path.write_text(json.dumps(config))
         with (self.workdir / "signer.log").open("wb") as log:
             self.proc = subprocess.Popen(
-                [str(GO_SIGNER_BIN), "-config", str(config_path)],
+                self._argv(config_path),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -181,13 +201,13 @@ class GoSigner:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = (self.workdir / "signer.log").read_text(errors="replace")[-2000:]
-                raise BenchError(f"notary-signer exited with {self.proc.returncode}:\n{tail}")
+                raise BenchError(f"{self.label} exited with {self.proc.returncode}:\n{tail}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
                     return
             except OSError:
                 time.sleep(0.1)
-        raise BenchError("notary-signer did not start listening")
+        raise BenchError(f"{self.label} did not start listening")
 
     def stop(self) -> None:
         """Terminate it."""
@@ -210,11 +230,14 @@ def server_config(
     backend: str = "postgres",
     signer_port: int | None = None,
     ours: bool = False,
+    tuned: bool = False,
 ) -> dict[str, Any]:
-    """The ``server-config.json`` both servers run with.
+    """The ``server-config.json`` the servers run with.
 
     ``server.workers`` and ``metadata_cache`` are ours only (beyond Go); Go
     ignores keys it does not know, but they are left out of Go's file all the same.
+    ``tuned``: give ours the 512 MiB cache and 120 s warm-up of the 100,000-GUN
+    scenario; without it ours runs on its defaults (128 MiB, 10 s).
     """
     server: dict[str, Any] = {
         "http_addr": f"127.0.0.1:{port}",
@@ -243,7 +266,7 @@ def server_config(
         "logging": {"level": "error"},
         "storage": storage,
     }
-    if ours:
+    if ours and tuned:
         config["metadata_cache"] = {"max_bytes": CACHE_BYTES, "warm_seconds": WARM_SECONDS}
     return config
 
@@ -274,6 +297,7 @@ class ServerProcess:
     workers: int = 1
     backend: str = "postgres"
     signer_port: int | None = None
+    tuned: bool = False
     startup_timeout: float = WARM_SECONDS + 30.0
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -315,6 +339,7 @@ class ServerProcess:
             backend=self.backend,
             signer_port=self.signer_port,
             ours=not self.go,
+            tuned=self.tuned,
         )
         self.config_path.write_text(json.dumps(config, indent=2))
 
@@ -432,3 +457,45 @@ class ServerProcess:
             fields = stat[stat.rindex(")") + 2 :].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
         return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    admin: str,
+    tls: TLSFiles,
+    label: str,
+    *,
+    go: bool,
+    go_signer: bool,
+    workers: int = 1,
+    backend: str = "postgres",
+    tuned: bool = False,
+) -> ServerProcess:
+    """A migrated database, a signer and a server, all stopped/dropped by ``stack``."""
+    dsn = ""
+    if backend == "postgres":
+        dsn = create_database(admin, f"notary_bench_{label}")
+        stack.callback(drop_database, admin, dsn)
+    signer = Signer(workdir / f"signer-{label}", tls, go=go_signer)
+    signer.start()
+    stack.callback(signer.stop)
+    server = ServerProcess(
+        label=label,
+        workdir=workdir / label,
+        tls=tls,
+        db_url=dsn,
+        go=go,
+        workers=workers,
+        backend=backend,
+        signer_port=signer.port,
+        tuned=tuned,
+    )
+    server.write_config()
+    if backend == "postgres":
+        migrate(server.config_path)
+    sys.stderr.write(f"[bench] starting {label} server ({signer.label})\n")
+    sys.stderr.flush()
+    server.start()
+    stack.callback(server.stop)
+    return server

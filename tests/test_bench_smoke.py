@@ -1,4 +1,4 @@
-"""``python -m bench --smoke`` runs to the end and reports both servers and the ratios.
+"""``python -m bench --smoke`` and ``python -m bench.stall`` run to the end and report.
 
 Only completion and the shape of the report are checked, never a figure: the
 benchmark's numbers depend on the machine, and timing assertions make flaky tests.
@@ -21,6 +21,7 @@ from tests.pg import admin_dsn, require_postgres
 ROOT = Path(__file__).resolve().parent.parent
 WRK_HINT = "wrk is missing; install it with: apt-get install -y wrk"
 SMOKE_TIMEOUT = 240
+STALL_TIMEOUT = 300
 
 pytestmark = [pytest.mark.gotools, pytest.mark.postgres]
 
@@ -41,14 +42,12 @@ def test_bench_smoke_reports_both_servers_and_ratios(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
 
     proc = subprocess.run(
-        # Two rounds: the alternating order and the pooling run too (CI time: a few seconds).
+        # The default: two alternating rounds, pooled (CI time: half a minute).
         [
             sys.executable,
             "-m",
             "bench",
             "--smoke",
-            "--rounds",
-            "2",
             "--out",
             str(out),
             "--pg-dsn",
@@ -66,13 +65,17 @@ def test_bench_smoke_reports_both_servers_and_ratios(tmp_path: Path) -> None:
     header = proc.stdout.splitlines()[0]
     for column in ("ours req/s", "Go req/s", "ratio", "ours p50/p99 ms", "Go p50/p99 ms"):
         assert column in header
-    assert "server RSS after get: ours" in proc.stdout
+    assert "server RSS after get [defaults, our signer]: ours" in proc.stdout
 
     results = json.loads(out.read_text())
     assert results["meta"]["rounds"] == 2
     assert "pooled over 2 rounds" in proc.stdout
     kinds = {row["kind"] for row in results["scenarios"]}
     assert kinds == {"get", "publish"}
+    # Every scenario twice: ours as installed with our signer, and ours tuned.
+    assert [row["variant"] for row in results["scenarios"]] == ["ours", "ours_tuned"] * 2
+    assert "[defaults, our signer]" in proc.stdout
+    assert "[tuned, Go signer]" in proc.stdout
     for row in results["scenarios"]:
         assert row["name"] in proc.stdout
         for server in ("ours", "go"):
@@ -81,4 +84,51 @@ def test_bench_smoke_reports_both_servers_and_ratios(tmp_path: Path) -> None:
             assert figures["errors"] == 0
             assert {"rps", "p50_ms", "p99_ms"} <= figures.keys()
         assert row["ratio_rps"] is not None
-    assert set(results["rss_kib"]) == {"ours", "go"}
+    assert set(results["rss_kib"]) == {"ours", "ours_tuned", "go"}
+
+
+def test_bench_stall_reports_every_phase_for_both_servers(tmp_path: Path) -> None:
+    require_go_tools()
+    admin = admin_dsn()
+    require_postgres(admin)
+    _require_wrk()
+    out = tmp_path / "stall.json"
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.stall",
+            "--rounds",
+            "1",
+            "--duration",
+            "1",
+            "--out",
+            str(out),
+            "--pg-dsn",
+            admin,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=STALL_TIMEOUT,
+        check=False,
+        env=no_proxy_env(os.environ),
+    )
+
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    results = json.loads(out.read_text())
+    for phase in ("alone", "valid 2 MB targets", "root, 60,000 bogus signatures"):
+        assert phase in proc.stdout
+        for server in ("ours", "go"):
+            assert results["phases"][phase][server]["requests"] > 0
+    for phase in ("valid 2 MB targets", "root, 60,000 bogus signatures", "16 MiB unknown field"):
+        for server in ("ours", "go"):
+            assert results["phases"][phase][server]["uploads"]["count"] > 0
+    # The valid uploads are accepted by both servers.
+    for server in ("ours", "go"):
+        assert set(results["phases"]["valid 2 MB targets"][server]["uploads"]["statuses"]) == {
+            "200"
+        }
+    assert "server CPU per valid 2 MB publish" in proc.stdout
+    assert "target: ours GET p99 during" in proc.stdout
