@@ -176,6 +176,26 @@ class TestIssuer:
             "rootcertbundle": str(self.write_bundle(directory)),
         }
 
+    def builtin_server_auth(self, directory: Path, users: dict[str, str]) -> dict[str, Any]:
+        """The ``auth`` section of a server-config.json: the built-in issuer, autoredirect on."""
+        htpasswd, key, cert = self.write_builtin_files(directory, users)
+        options = self.options(directory, realm="") | {
+            "autoredirect": True,
+            "htpasswd": str(htpasswd),
+            "issuer_key": str(key),
+            "issuer_cert": str(cert),
+        }
+        return {"type": "token", "options": options}
+
+    def builtin_config(
+        self, directory: Path, users: dict[str, str], *, realm: str = REALM, **extra: Any
+    ) -> TokenAuthConfig:
+        """A :class:`TokenAuthConfig` with the built-in issuer, for an app built in process."""
+        htpasswd, key, cert = self.write_builtin_files(directory, users)
+        return self.config(
+            directory, realm=realm, htpasswd=htpasswd, issuer_key=key, issuer_cert=cert, **extra
+        )
+
     def claims(
         self,
         access: Sequence[Grant],

@@ -98,13 +98,8 @@ def test_malformed_rules_name_their_key(value: Any, message: str) -> None:
 async def client(
     aiohttp_client: AiohttpClient, token_issuer: TestIssuer, tmp_path: Path, crypto: Any
 ) -> AppClient:
-    htpasswd, key, cert = token_issuer.write_builtin_files(tmp_path, USERS)
-    auth = token_issuer.config(
-        tmp_path,
-        realm="https://notary.example.com/auth/token",
-        htpasswd=htpasswd,
-        issuer_key=key,
-        issuer_cert=cert,
+    auth = token_issuer.builtin_config(
+        tmp_path, USERS, realm="https://notary.example.com/auth/token"
     )
     auth = dataclasses.replace(auth, access=parse_access_rules(RULES, "auth.options.access"))
     config = dataclasses.replace(make_config(), auth=auth)
@@ -166,18 +161,12 @@ def test_the_notary_cli_publishes_only_where_the_rules_allow(
     token_issuer: TestIssuer, tmp_path: Path
 ) -> None:
     require_go_tools()
-    htpasswd, key, cert = token_issuer.write_builtin_files(tmp_path, USERS)
-    options = token_issuer.options(tmp_path, realm="") | {
-        "autoredirect": True,
-        "htpasswd": str(htpasswd),
-        "issuer_key": str(key),
-        "issuer_cert": str(cert),
-        "access": RULES,
-    }
+    auth = token_issuer.builtin_server_auth(tmp_path, USERS)
+    auth["options"]["access"] = RULES
     suffix = secrets.token_hex(3)
     team_a, team_b = f"example.com/team-a/{suffix}", f"example.com/team-b/{suffix}"
     public = f"example.com/public/{suffix}"
-    extra = {"auth": {"type": "token", "options": options}}
+    extra = {"auth": auth}
     with OurNotaryServer(tmp_path / "ours", storage="sqlite3", extra_config=extra) as ours:
 
         def cli(name: str, auth: str | None) -> UserCLI:
@@ -211,14 +200,7 @@ async def test_the_console_takes_passwords_only_from_users_holding_everything(
 ) -> None:
     """A narrower user signs in with a token, whose scopes the console follows per GUN."""
     issuer = TestIssuer(service="notary-server")
-    htpasswd, key, cert = issuer.write_builtin_files(tmp_path, USERS)
-    auth = issuer.config(
-        tmp_path,
-        realm="https://127.0.0.1/auth/token",
-        htpasswd=htpasswd,
-        issuer_key=key,
-        issuer_cert=cert,
-    )
+    auth = issuer.builtin_config(tmp_path, USERS, realm="https://127.0.0.1/auth/token")
     auth = dataclasses.replace(auth, access=parse_access_rules(RULES, "auth.options.access"))
     config = dataclasses.replace(make_config(), auth=auth, console=ConsoleConfig(enabled=True))
     client = await aiohttp_client(

@@ -29,13 +29,8 @@ def basic(user: str, password: str) -> dict[str, str]:
 async def client(
     aiohttp_client: AiohttpClient, token_issuer: TestIssuer, tmp_path: Path, crypto: Any
 ) -> AppClient:
-    htpasswd, key, cert = token_issuer.write_builtin_files(tmp_path, USERS)
-    auth = token_issuer.config(
-        tmp_path,
-        realm="https://notary.example.com/auth/token",
-        htpasswd=htpasswd,
-        issuer_key=key,
-        issuer_cert=cert,
+    auth = token_issuer.builtin_config(
+        tmp_path, USERS, realm="https://notary.example.com/auth/token"
     )
     config = dataclasses.replace(make_config(), auth=auth)
     return await aiohttp_client(create_app(config, store=MemoryMetaStore(), crypto=crypto))

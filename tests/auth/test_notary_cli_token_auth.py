@@ -50,14 +50,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OurNotaryServer
     require_go_tools()
     workdir = tmp_path_factory.mktemp("token-auth-server")
     issuer = TestIssuer(service="notary-server")
-    htpasswd, key, cert = issuer.write_builtin_files(workdir, {USER: PASSWORD})
-    options = issuer.options(workdir, realm="") | {
-        "autoredirect": True,
-        "htpasswd": str(htpasswd),
-        "issuer_key": str(key),
-        "issuer_cert": str(cert),
-    }
-    auth = {"auth": {"type": "token", "options": options}}
+    builtin = issuer.builtin_server_auth(workdir, {USER: PASSWORD})
+    auth = {"auth": builtin}
     with OurNotaryServer(workdir, storage="sqlite3", extra_config=auth) as srv:
         yield srv
 

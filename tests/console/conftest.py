@@ -69,14 +69,8 @@ class ConsoleServer:
 
 
 def console_config(issuer: TestIssuer, workdir: Path) -> dict[str, Any]:
-    htpasswd, key, cert = issuer.write_builtin_files(workdir, {ADMIN: ADMIN_PASSWORD})
-    options = issuer.options(workdir, realm="") | {
-        "autoredirect": True,
-        "htpasswd": str(htpasswd),
-        "issuer_key": str(key),
-        "issuer_cert": str(cert),
-    }
-    return {"auth": {"type": "token", "options": options}, "console": {"enabled": True}}
+    builtin = issuer.builtin_server_auth(workdir, {ADMIN: ADMIN_PASSWORD})
+    return {"auth": builtin, "console": {"enabled": True}}
 
 
 def publish(console: ConsoleServer) -> None:

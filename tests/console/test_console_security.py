@@ -44,13 +44,8 @@ async def client(aiohttp_client: AiohttpClient, issuer: TestIssuer, tmp_path: Pa
     plain = await aiohttp_client(create_app(make_config(), store=store, crypto=crypto))
     for gun in (VISIBLE, HIDDEN):
         await publish_new(plain, gun)
-    htpasswd, key, cert = issuer.write_builtin_files(tmp_path, {"admin": "pw-admin"})
-    auth = issuer.config(
-        tmp_path,
-        realm="https://127.0.0.1/auth/token",
-        htpasswd=htpasswd,
-        issuer_key=key,
-        issuer_cert=cert,
+    auth = issuer.builtin_config(
+        tmp_path, {"admin": "pw-admin"}, realm="https://127.0.0.1/auth/token"
     )
     config = dataclasses.replace(make_config(), auth=auth, console=ConsoleConfig(enabled=True))
     return await aiohttp_client(create_app(config, store=store, crypto=crypto))

@@ -72,14 +72,8 @@ def handover(server: OurNotaryServer, trust_dir: Path, gun: str, *, auth: str | 
 def test_handover_through_the_token_challenge(tmp_path: Path) -> None:
     require_go_tools()
     issuer = TestIssuer(service="notary-server")
-    htpasswd, key, cert = issuer.write_builtin_files(tmp_path, {USER: PASSWORD})
-    options = issuer.options(tmp_path, realm="") | {
-        "autoredirect": True,
-        "htpasswd": str(htpasswd),
-        "issuer_key": str(key),
-        "issuer_cert": str(cert),
-    }
-    auth = {"auth": {"type": "token", "options": options}}
+    builtin = issuer.builtin_server_auth(tmp_path, {USER: PASSWORD})
+    auth = {"auth": builtin}
     gun = f"example.com/handover/{secrets.token_hex(4)}"
     with OurNotaryServer(tmp_path / "ours", storage="sqlite3", extra_config=auth) as ours:
         owner = AuthCLI(tmp_path / "owner", server_url=ours.url, ca_path=ours.ca_path)

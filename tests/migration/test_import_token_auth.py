@@ -29,14 +29,8 @@ pytestmark = pytest.mark.gotools
 def test_import_answers_the_sources_token_challenge(tmp_path: Path) -> None:
     require_go_tools()
     issuer = TestIssuer(service="notary-server")
-    htpasswd, key, cert = issuer.write_builtin_files(tmp_path, {USER: PASSWORD})
-    options = issuer.options(tmp_path, realm="") | {
-        "autoredirect": True,
-        "htpasswd": str(htpasswd),
-        "issuer_key": str(key),
-        "issuer_cert": str(cert),
-    }
-    auth = {"auth": {"type": "token", "options": options}}
+    builtin = issuer.builtin_server_auth(tmp_path, {USER: PASSWORD})
+    auth = {"auth": builtin}
     guns = [f"example.com/token-source/{secrets.token_hex(4)}" for _ in range(2)]
     with (
         OurNotaryServer(tmp_path / "source", storage="sqlite3", extra_config=auth) as source,
