@@ -18,10 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from notary_server.services.current import get_current, parse_stored
-from notary_server.services.inventory import summarize
+from notary_server.services.inventory import certificate_end, root_certificate_ends, summarize
 from notary_server.storage import NotFoundError, StorageError
-from notary_tuf.certs import load_certificate_bundle
-from notary_tuf.errors import NotaryTufError
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
 
     from notary_server.console.session import Principal
     from notary_server.storage.base import AuditEvent, Change, MetaStore, StoredMeta
-    from notary_tuf.keys import PublicKey
     from notary_tuf.models.targets import DelegatedRole, Targets
 
 __all__ = [
@@ -142,15 +139,6 @@ class RepoDetail:
     audit: tuple[AuditEvent, ...]
 
 
-def _certificate_end(key: PublicKey) -> datetime | None:
-    if not key.is_x509:
-        return None
-    try:
-        return load_certificate_bundle(key.public)[0].not_valid_after_utc
-    except NotaryTufError:
-        return None
-
-
 async def _current_targets(store: MetaStore, gun: str, role: str) -> Targets | None:
     try:
         parsed = parse_stored(role, await get_current(store, gun, role))
@@ -233,7 +221,7 @@ def _delegations(walked: Sequence[_Walked], now: datetime) -> list[Delegation]:
         for role in delegations.roles:
             keys = [delegations.keys[keyid] for keyid in role.keyids if keyid in delegations.keys]
             certificates = tuple(
-                (key.canonical_key_id, expiry(_certificate_end(key), now))
+                (key.canonical_key_id, expiry(certificate_end(key), now))
                 for key in keys
                 if key.is_x509
             )
@@ -288,11 +276,7 @@ async def _root_certificates(store: MetaStore, gun: str, now: datetime) -> list[
         root = parse_stored(ROOT, await get_current(store, gun, ROOT)).signed
     except NotFoundError:
         return []
-    return [
-        (keyid, expiry(end, now))
-        for keyid, key in sorted(root.role_keys(ROOT).items())
-        if (end := _certificate_end(key)) is not None
-    ]
+    return [(keyid, expiry(end, now)) for keyid, end in sorted(root_certificate_ends(root))]
 
 
 async def _roles(store: MetaStore, gun: str, now: datetime) -> tuple[tuple[str, Expiry], ...]:

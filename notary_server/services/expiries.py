@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from notary_server.services.current import named_checksum
-from notary_server.services.inventory import ExpiringItem
+from notary_server.services.inventory import ExpiringItem, root_certificate_ends
 from notary_server.services.offloop import off_loop_if_large, parse_off_loop
 from notary_server.storage import StorageError
 from notary_server.storage._common import sha256_hex
 from notary_tuf.canonical import parse_json
-from notary_tuf.certs import load_certificate_bundle
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.gotime import GoTime
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP, is_delegation
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
     from notary_server.storage.base import MetaStore, StoredMeta
-    from notary_tuf.models import Root
     from notary_tuf.signed import Metadata
 
 __all__ = ["BATCH_GUNS", "FileExpiries", "FileFacts", "scan_expiring"]
@@ -71,19 +69,6 @@ class FileFacts:
     certificates: tuple[tuple[str, datetime], ...] = ()
 
 
-def _root_certificates(root: Root) -> tuple[tuple[str, datetime], ...]:
-    found = []
-    for keyid, key in root.role_keys(ROOT).items():
-        if not key.is_x509:
-            continue
-        try:
-            leaf = load_certificate_bundle(key.public)[0]
-        except NotaryTufError:
-            continue
-        found.append((keyid, leaf.not_valid_after_utc))
-    return tuple(found)
-
-
 def _facts_of(role: str, parsed: Metadata[Any]) -> FileFacts:
     signed = parsed.signed
     names: tuple[tuple[str, str], ...] = ()
@@ -94,7 +79,7 @@ def _facts_of(role: str, parsed: Metadata[Any]) -> FileFacts:
     return FileFacts(
         expires=signed.expires.to_datetime(),
         names=names,
-        certificates=_root_certificates(signed) if role == ROOT else (),
+        certificates=tuple(root_certificate_ends(signed)) if role == ROOT else (),
     )
 
 

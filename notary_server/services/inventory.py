@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
     from notary_server.storage.base import FileInfo, MetaStore
+    from notary_tuf.keys import PublicKey
     from notary_tuf.models import Root
 
 __all__ = [
@@ -142,22 +143,31 @@ async def summarize(store: MetaStore, gun: str) -> RepoSummary:
     )
 
 
+def certificate_end(key: PublicKey) -> datetime | None:
+    """When the leaf certificate of an x509 key stops being valid (None: not a certificate)."""
+    if not key.is_x509:
+        return None
+    try:
+        return load_certificate_bundle(key.public)[0].not_valid_after_utc
+    except NotaryTufError:
+        return None
+
+
+def root_certificate_ends(root: Root) -> list[tuple[str, datetime]]:
+    """(key ID, end of validity) of each root-role key of ``root`` that is a certificate."""
+    return [
+        (keyid, end)
+        for keyid, key in root.role_keys(ROOT).items()
+        if (end := certificate_end(key)) is not None
+    ]
+
+
 def _certificate_items(gun: str, root: Root, deadline: datetime) -> list[ExpiringItem]:
-    items = []
-    for keyid, key in root.role_keys(ROOT).items():
-        if not key.is_x509:
-            continue
-        try:
-            leaf = load_certificate_bundle(key.public)[0]
-        except NotaryTufError:
-            continue
-        if leaf.not_valid_after_utc <= deadline:
-            items.append(
-                ExpiringItem(
-                    gun=gun, kind="root-certificate", name=keyid, expires=leaf.not_valid_after_utc
-                )
-            )
-    return items
+    return [
+        ExpiringItem(gun=gun, kind="root-certificate", name=keyid, expires=end)
+        for keyid, end in root_certificate_ends(root)
+        if end <= deadline
+    ]
 
 
 async def expiring_items(
