@@ -28,6 +28,7 @@ from notary_server.handover.keyfiles import (
 from notary_server.handover.rotation import (
     HandoverError,
     already_handed_over,
+    check_server_root_is_current,
     handed_over_root,
     match_root_keys,
 )
@@ -170,8 +171,24 @@ def _check_published(client: NotaryClient, gun: str, root: bytes) -> str:
     return f"snapshot v{snapshot.version} and timestamp v{timestamp.version}"
 
 
+def trusted_roots(trust_dirs: Sequence[Path], gun: str) -> list[bytes]:
+    """The root files the notary CLI or docker cached for ``gun`` in ``trust_dirs``."""
+    found = []
+    for directory in trust_dirs:
+        path = directory / "tuf" / gun / "metadata" / "root.json"
+        if path.is_file():
+            found.append(path.read_bytes())
+    return found
+
+
 def _hand_over(
-    client: NotaryClient, gun: str, keys: _RootKeys, *, dry_run: bool, now: datetime
+    client: NotaryClient,
+    gun: str,
+    keys: _RootKeys,
+    *,
+    dry_run: bool,
+    now: datetime,
+    trust_dirs: Sequence[Path] = (),
 ) -> str:
     current = client.get(gun, "root.json")
     try:
@@ -182,6 +199,7 @@ def _hand_over(
     timestamp = _public_key(client, gun, TIMESTAMP)
     if already_handed_over(root.signed, snapshot, timestamp):
         return f"already handed over (root v{root.version} names this server's keys)"
+    check_server_root_is_current(gun, current, trusted_roots(trust_dirs, gun))
     signers = match_root_keys(root.signed, keys.all())
     if len(signers) < root.signed.roles[ROOT].threshold:
         wanted = ", ".join(k[:12] for k in root.signed.roles[ROOT].keyids)
@@ -226,7 +244,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         out.write(f"{gun}: ")
         out.flush()
         try:
-            out.write(_hand_over(client, gun, keys, dry_run=args.dry_run, now=datetime.now(UTC)))
+            out.write(
+                _hand_over(
+                    client,
+                    gun,
+                    keys,
+                    dry_run=args.dry_run,
+                    now=datetime.now(UTC),
+                    trust_dirs=trust_dirs,
+                )
+            )
         except (HandoverError, ServerError) as e:
             failed += 1
             out.write(f"FAILED: {e}")

@@ -30,7 +30,13 @@ if TYPE_CHECKING:
     from notary_tuf.crypto import PrivateKey
     from notary_tuf.keys import PublicKey
 
-__all__ = ["HandoverError", "already_handed_over", "handed_over_root", "match_root_keys"]
+__all__ = [
+    "HandoverError",
+    "already_handed_over",
+    "check_server_root_is_current",
+    "handed_over_root",
+    "match_root_keys",
+]
 
 
 class HandoverError(Exception):
@@ -66,6 +72,37 @@ def match_root_keys(root: Root, candidates: Iterable[PrivateKey]) -> dict[str, P
         spki = _private_spki(private)
         matched.update((keyid, private) for keyid, want in wanted.items() if want == spki)
     return matched
+
+
+def check_server_root_is_current(gun: str, served: bytes, trusted: Iterable[bytes]) -> None:
+    """Refuse to build on a root older than, or different from, one the owner already trusts.
+
+    ``trusted`` are the root files the owner's trust directories cached from the
+    old server. If the new server holds an older version (the repository changed
+    on the old server after the import), the next version built on it would
+    clash with the one clients already trust.
+
+    Raises:
+        HandoverError: a trusted root is newer than the served one, or has the
+            same version and other bytes.
+    """
+    served_version = _version(served)
+    for data in trusted:
+        version = _version(data)
+        if version > served_version or (version == served_version and data != served):
+            raise HandoverError(
+                f"{gun}: this server holds root v{served_version}, but your trust directory "
+                f"trusts {'another ' if version == served_version else ''}root v{version}: the "
+                "repository changed on the old server since the import; import it again "
+                "(admin import), then hand it over"
+            )
+
+
+def _version(data: bytes) -> int:
+    try:
+        return Metadata.from_bytes(ROOT, data).version
+    except NotaryTufError as e:
+        raise HandoverError(f"a root file does not parse: {e}") from e
 
 
 def already_handed_over(root: Root, snapshot: PublicKey, timestamp: PublicKey) -> bool:
