@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
     from datetime import datetime
 
+    from notary_server.cache import MetadataCache
+    from notary_server.storage.notify import ChangeTracker
+
 _K = TypeVar("_K")
 
 __all__ = [
@@ -320,6 +323,15 @@ class MetaStore(abc.ABC):
             StorageError: the store failed.
         """
         return []
+
+    async def open_change_tracker(self, cache: MetadataCache) -> ChangeTracker | None:
+        """Start applying this store's committed changes to ``cache`` (issue #8).
+
+        The default: None, a store that cannot announce its changes (memory);
+        the caller then validates cached entries against the store itself.
+        """
+        del cache
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release connections and threads; the store is unusable afterwards."""

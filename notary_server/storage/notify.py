@@ -23,6 +23,9 @@ caller serve from the cache; ``False`` means "read the database".
   flushed. Same coalesced ``sync``.
 * **memory** (one process) has no tracker: the reader validates each cached
   chain against the current timestamp row instead.
+
+Each store opens its own tracker (:meth:`~notary_server.storage.base.MetaStore.open_change_tracker`;
+:mod:`~notary_server.storage.notify_postgres`, :mod:`~notary_server.storage.notify_sqlite`).
 """
 
 from __future__ import annotations
@@ -31,12 +34,7 @@ import abc
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, Final
-
-import asyncpg
-
-from notary_server.storage.postgres import CONNECTION_ERRORS, PostgresMetaStore
-from notary_server.storage.sqlite import SqliteMetaStore
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -44,13 +42,7 @@ if TYPE_CHECKING:
     from notary_server.cache import MetadataCache
     from notary_server.storage.base import MetaStore
 
-__all__ = [
-    "CHANNEL",
-    "ChangeTracker",
-    "PostgresChangeTracker",
-    "SqliteChangeTracker",
-    "open_tracker",
-]
+__all__ = ["CHANNEL", "PROBE_TIMEOUT", "RETRY_DELAY", "ChangeTracker", "open_tracker"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +54,6 @@ PROBE_TIMEOUT: Final = 2.0
 
 RETRY_DELAY: Final = 1.0
 """Seconds between attempts to re-open a lost ``LISTEN`` connection."""
-
-_HAS_TRIGGER: Final = """
-SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('tuf_files')
-               AND tgname = 'notary_tuf_files_notify_insert')
-"""
 
 
 class _Barrier:
@@ -140,162 +127,12 @@ class ChangeTracker(abc.ABC):
         self._cache.flush()
 
 
-class PostgresChangeTracker(ChangeTracker):
-    """``LISTEN`` on a dedicated pool connection; see the module docstring."""
-
-    def __init__(self, pool: asyncpg.Pool, cache: MetadataCache) -> None:
-        """Track ``pool``'s database; call :meth:`start` next."""
-        super().__init__(cache)
-        self._pool = pool
-        self._conn: Any = None  # a pool connection proxy while listening
-        self._reconnect: asyncio.Task[None] | None = None
-        self._closed = False
-
-    @property
-    def available(self) -> bool:
-        """Whether a connection is listening."""
-        return self._conn is not None
-
-    async def start(self) -> None:
-        """Start listening (or, if the database is unreachable, keep trying in the background)."""
-        if not await self._listen():
-            self._schedule_reconnect()
-
-    async def _listen(self) -> bool:
-        try:
-            conn = await self._pool.acquire()
-        except CONNECTION_ERRORS as exc:
-            logger.warning("cache disabled: cannot open a LISTEN connection: %s", exc)
-            return False
-        try:
-            conn.add_termination_listener(self._on_terminated)
-            await conn.add_listener(CHANNEL, self._on_notify)
-        except CONNECTION_ERRORS as exc:
-            logger.warning("cache disabled: LISTEN %s failed: %s", CHANNEL, exc)
-            await self._release(conn)
-            return False
-        # Changes made while nobody listened are unknown: start from nothing.
-        self._cache.flush()
-        self._conn = conn
-        return True
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        if isinstance(payload, str) and payload:
-            self._cache.invalidate(payload)
-        else:
-            self._cache.flush()
-
-    def _on_terminated(self, _conn: object) -> None:
-        self._lost("the LISTEN connection was closed")
-
-    def _lost(self, reason: str) -> None:
-        conn, self._conn = self._conn, None
-        self._cache.flush()
-        if conn is None or self._closed:
-            return
-        logger.warning("cache disabled until PostgreSQL is reachable again: %s", reason)
-        task = asyncio.get_running_loop().create_task(self._release(conn))
-        task.add_done_callback(lambda _t: self._schedule_reconnect())
-
-    async def _release(self, conn: Any) -> None:
-        with contextlib.suppress(*CONNECTION_ERRORS, TimeoutError):
-            await conn.remove_listener(CHANNEL, self._on_notify)
-        with contextlib.suppress(*CONNECTION_ERRORS, TimeoutError):
-            await self._pool.release(conn, timeout=PROBE_TIMEOUT)
-
-    def _schedule_reconnect(self) -> None:
-        if self._closed or (self._reconnect is not None and not self._reconnect.done()):
-            return
-        self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
-
-    async def _reconnect_loop(self) -> None:
-        while not self._closed and self._conn is None:
-            await asyncio.sleep(RETRY_DELAY)
-            if await self._listen():
-                logger.warning("cache enabled again: listening for changes")
-
-    async def _probe(self) -> bool:
-        conn = self._conn
-        if conn is None:
-            return False
-        try:
-            await conn.execute("SELECT 1", timeout=PROBE_TIMEOUT)
-        except (*CONNECTION_ERRORS, TimeoutError) as exc:
-            if conn is self._conn:
-                self._lost(f"probe failed: {exc!r}")
-            return False
-        return conn is self._conn
-
-    async def close(self) -> None:
-        """Stop listening and give the connection back to the pool."""
-        self._closed = True
-        if self._reconnect is not None:
-            self._reconnect.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnect
-        await super().close()
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await self._release(conn)
-
-
-class SqliteChangeTracker(ChangeTracker):
-    """``PRAGMA data_version`` + the connection's own write count; see the module docstring."""
-
-    def __init__(self, store: SqliteMetaStore, cache: MetadataCache) -> None:
-        """Track ``store``'s database file; call :meth:`start` next."""
-        super().__init__(cache)
-        self._store = store
-        self._token: tuple[int, int] | None = None
-
-    @property
-    def available(self) -> bool:
-        """Whether the store answered the last probe."""
-        return self._token is not None
-
-    async def start(self) -> None:
-        """Read the initial change token."""
-        await self._probe()
-
-    async def _probe(self) -> bool:
-        try:
-            token = await asyncio.wait_for(self._store.change_token(), PROBE_TIMEOUT)
-        except Exception:  # noqa: BLE001 - a closed or failing store: bypass the cache
-            logger.warning("cache bypassed: the SQLite change token cannot be read")
-            token = None
-        if token != self._token:
-            self._cache.flush()
-            self._token = token
-        return token is not None
-
-
 async def open_tracker(store: MetaStore, cache: MetadataCache) -> ChangeTracker | None:
-    """Start tracking changes of ``store`` into ``cache``.
+    """Start tracking changes of ``store`` into ``cache`` (:meth:`MetaStore.open_change_tracker`).
 
     Returns:
         The tracker; ``None`` when the store cannot announce changes (memory,
         or a PostgreSQL database without migration 0003), in which case the
         caller must validate cached entries against the database itself.
     """
-    if isinstance(store, PostgresMetaStore):
-        try:
-            has_trigger = await store.pool.fetchval(_HAS_TRIGGER)
-        except CONNECTION_ERRORS as exc:
-            logger.warning("cannot check for the change-notification trigger: %s", exc)
-            has_trigger = False
-        if not has_trigger:
-            logger.warning(
-                "tuf_files has no change-notification trigger (run `python -m notary_server "
-                "migrate`); only validated caching is used"
-            )
-            return None
-        tracker: PostgresChangeTracker | SqliteChangeTracker = PostgresChangeTracker(
-            store.pool, cache
-        )
-        await tracker.start()
-        return tracker
-    if isinstance(store, SqliteMetaStore):
-        sqlite_tracker = SqliteChangeTracker(store, cache)
-        await sqlite_tracker.start()
-        return sqlite_tracker
-    return None
+    return await store.open_change_tracker(cache)

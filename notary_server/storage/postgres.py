@@ -53,6 +53,8 @@ from notary_server.storage.base import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from notary_server.cache import MetadataCache
+    from notary_server.storage.notify import ChangeTracker
     from notary_tuf.validation import MetaUpdate
 
 __all__ = ["CONNECTION_ERRORS", "PostgresMetaStore", "connect"]
@@ -600,6 +602,13 @@ class PostgresMetaStore(MetaStore):
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the changefeed failed: {exc}") from exc
         return {row[0]: (row[1], row[2]) for row in rows if row[1] is not None}
+
+    async def open_change_tracker(self, cache: MetadataCache) -> ChangeTracker | None:
+        """``LISTEN`` for migration 0003's notifications (None without its trigger)."""
+        # Imported here: the tracker module imports this one (CONNECTION_ERRORS).
+        from notary_server.storage.notify_postgres import open_postgres_tracker  # noqa: PLC0415
+
+        return await open_postgres_tracker(self._pool, cache)
 
     async def close(self) -> None:
         """Close the pool, waiting for connections in use to be released."""

@@ -58,6 +58,8 @@ from notary_server.storage.migrate import migrate_sqlite_connection
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from notary_server.cache import MetadataCache
+    from notary_server.storage.notify import ChangeTracker
     from notary_tuf.validation import MetaUpdate
 
 __all__ = [
@@ -288,6 +290,13 @@ class SqliteMetaStore(MetaStore):
             StorageError: the store is closed or the database failed.
         """
         return await self._call(self._change_token)
+
+    async def open_change_tracker(self, cache: MetadataCache) -> ChangeTracker | None:
+        """Follow ``PRAGMA data_version`` and this store's own writes."""
+        # Imported here: the tracker module names this store's type.
+        from notary_server.storage.notify_sqlite import open_sqlite_tracker  # noqa: PLC0415
+
+        return await open_sqlite_tracker(self, cache)
 
     async def close(self) -> None:
         """Close the connection on its thread, then let the thread end."""

@@ -20,7 +20,7 @@ from notary_server.services.current import open_reader
 from notary_server.services.timestamp import serve_timestamp
 from notary_server.storage import NotFoundError
 from notary_server.storage.base import MetaUpdate
-from notary_server.storage.notify import PostgresChangeTracker
+from notary_server.storage.notify_postgres import PostgresChangeTracker
 from notary_server.storage.sqlite import open_sqlite
 from notary_tuf.gotime import GoTime
 from notary_tuf.rolenames import ROOT, TARGETS, TIMESTAMP
