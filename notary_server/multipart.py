@@ -12,7 +12,10 @@ role-keyed map, ``client.publish`` → ``HTTPStore.SetMulti``).
 
 Each part is parsed once, here, and the parsed value travels with the bytes
 (:class:`Uploads`) to validation; a part over the off-loop threshold is parsed
-in a worker thread (:mod:`notary_server.services.offloop`).
+in a worker thread (:mod:`notary_server.services.offloop`). A part larger than
+:data:`~notary_server.services.isolation.ISOLATE_BYTES` is not parsed in this
+process at all: the child process that validates the upload parses it and
+makes the same checks (ADR 0028).
 
 Beyond Go, the ``limits`` section (ADR 0012) is enforced while the body
 streams in: the body as a whole (its declared length up front, then the bytes
@@ -40,6 +43,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from notary_server.appkeys import CONFIG_KEY
 from notary_server.errors import NO_DETAIL, ApiError, ErrorCode
 from notary_server.limits import LimitExceededError
+from notary_server.services.isolation import ISOLATE_BYTES
 from notary_server.services.offloop import off_loop_if_large
 from notary_tuf._fields import INT64_MAX, INT64_MIN, decode_b64
 from notary_tuf.canonical import parse_json
@@ -52,7 +56,7 @@ if TYPE_CHECKING:
 
     from notary_server.limit_settings import LimitsConfig
 
-__all__ = ["Uploads", "read_uploads"]
+__all__ = ["Uploads", "check_signed_meta", "read_uploads"]
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def _check_signatures(signatures: Any) -> None:
         decode_b64(signature.get("sig"), "sig")
 
 
-def _check_signed_meta(value: Any) -> None:
+def check_signed_meta(value: Any) -> None:
     """Fail like Go's decode into ``data.SignedMeta`` (the types of the fields it reads).
 
     Raises:
@@ -189,7 +193,7 @@ def _parse_part(data: bytes) -> Any:
     """Parse a part as JSON and check the fields Go decodes (``MALFORMED_JSON`` if not)."""
     try:
         value = parse_json(data)
-        _check_signed_meta(value)
+        check_signed_meta(value)
     except (NotaryTufError, TypeError) as e:
         raise ApiError(ErrorCode.MALFORMED_JSON) from e
     return value
@@ -232,7 +236,9 @@ async def read_uploads(request: web.Request) -> Uploads:
         body_part, role = _part_role(part)
         _check_role_once(role, uploads.files)
         data = await _read_part(body_part, request, limits)
+        uploads.files[role] = data
+        if len(data) > ISOLATE_BYTES:
+            continue  # parsed (and its targets counted) in the child process only
         value = await off_loop_if_large(len(data), _parse_part, data)
         _check_targets_count(value, limits)
-        uploads.files[role] = data
         uploads.parsed[role] = value

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from notary_server.appkeys import CRYPTO_KEY, METASTORE_KEY, READER_KEY
+from notary_server.appkeys import CONFIG_KEY, CRYPTO_KEY, METASTORE_KEY, READER_KEY
 from notary_server.cache import CachedFile, format_last_modified
 from notary_server.errors import EMPTY_DETAIL, ApiError, ErrorCode
 from notary_server.handlers.audit import request_audit
@@ -34,6 +34,7 @@ async def atomic_update(request: web.Request, params: Mapping[str, str]) -> web.
             gun=params["gun"],
             uploads=uploads.files,
             parsed=uploads.parsed,
+            max_targets_per_file=request.app[CONFIG_KEY].limits.max_targets_per_file,
             now=datetime.now(UTC),
             audit=request_audit(request),
         )

@@ -13,7 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from notary_server.limit_settings import DEFAULT_MAX_TARGETS
 from notary_server.services.current import named_checksum, parse_stored
+from notary_server.services.isolation import ISOLATE_BYTES, validate_isolated
 from notary_server.services.offloop import IN_THREAD_BYTES, parse_off_loop
 from notary_server.storage import NotFoundError, StorageError
 from notary_server.trust.base import TrustServiceError
@@ -91,11 +93,13 @@ class _CurrentState:
         timestamp: the current timestamp, or None for a new repository.
         snapshot: the snapshot it names, or None.
         files: the stored bytes of the roles validation needs (root, parents).
+        snapshot_data: the snapshot's bytes, or None.
     """
 
     timestamp: Timestamp | None
     snapshot: Snapshot | None
     files: dict[str, bytes]
+    snapshot_data: bytes | None = None
 
 
 async def _read_current(store: MetaStore, gun: str, roles: set[str]) -> _CurrentState:
@@ -122,7 +126,12 @@ async def _read_current(store: MetaStore, gun: str, roles: set[str]) -> _Current
             files[role] = (await _named(store, gun, role, snapshot, latest)).data
         except NotFoundError:
             continue
-    return _CurrentState(timestamp=timestamp.signed, snapshot=snapshot.signed, files=files)
+    return _CurrentState(
+        timestamp=timestamp.signed,
+        snapshot=snapshot.signed,
+        files=files,
+        snapshot_data=snapshot_row.data,
+    )
 
 
 async def _named(
@@ -271,6 +280,7 @@ async def apply_update(
     now: datetime,
     audit: Audit | None = None,
     parsed: Mapping[str, Any] | None = None,
+    max_targets_per_file: int = DEFAULT_MAX_TARGETS,
 ) -> list[MetaUpdate]:
     """Validate an upload and store it with a new snapshot (if server-managed) and timestamp.
 
@@ -283,6 +293,9 @@ async def apply_update(
         audit: who asked, recorded with the changefeed record.
         parsed: role → the parsed JSON of uploads already parsed (the HTTP
             handler parses each part as it reads it): nothing is parsed twice.
+        max_targets_per_file: the limit the child process checks for an upload
+            larger than :data:`~notary_server.services.isolation.ISOLATE_BYTES`,
+            which is parsed and validated there (ADR 0028).
 
     Returns:
         Everything stored, in order.
@@ -293,22 +306,32 @@ async def apply_update(
         StorageError: the store failed.
     """
     current = await _read_current(store, gun, _roles_to_load(uploads))
-    validate = functools.partial(
-        validate_update,
-        gun=gun,
-        current=current.files,
-        uploads=uploads,
-        now=now,
-        current_snapshot=current.snapshot,
-        parsed=parsed,
-    )
-    if sum(map(len, uploads.values())) > VALIDATE_IN_THREAD_BYTES:
-        validated = await asyncio.to_thread(validate)
+    size = sum(map(len, uploads.values()))
+    if size > ISOLATE_BYTES:
+        validated = await validate_isolated(
+            gun=gun,
+            current=current.files,
+            uploads=uploads,
+            now=now,
+            current_snapshot=current.snapshot_data,
+            max_targets=max_targets_per_file,
+        )
     else:
-        validated = validate()
+        validate = functools.partial(
+            validate_update,
+            gun=gun,
+            current=current.files,
+            uploads=uploads,
+            now=now,
+            current_snapshot=current.snapshot,
+            parsed=parsed,
+        )
+        validated = (
+            await asyncio.to_thread(validate) if size > VALIDATE_IN_THREAD_BYTES else validate()
+        )
     await _check_version_lead(store, gun, validated.updates, current)
     updates = list(validated.updates)
-    if validated.snapshot is not None:
+    if SNAPSHOT in uploads:  # validated: the client's snapshot is stored as uploaded
         snapshot = uploads[SNAPSHOT]
     else:
         issued = await _issue_snapshot(
