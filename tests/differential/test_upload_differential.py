@@ -22,11 +22,11 @@ import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS
 from notary_tuf.signed import Metadata
+from tests.differential.intended import INTENDED_DIFFERENCES
 from tests.differential.mutations import RELEASES, SIGNED, Mutation, Variant
 from tests.differential.servers import ServerPair
 from tests.differential.uploads import (
     BASES,
-    INTENDED_DIFFERENCES,
     STAGES,
     SWEEP_TIME_LIMIT,
     Case,
