@@ -76,6 +76,15 @@ async def publish(client: AppClient, builder: RepoBuilder, *roles: str) -> dict[
     return parts
 
 
+async def assert_still_publishable(client: AppClient, builder: RepoBuilder) -> None:
+    """A legitimate publish succeeds and the served chain is the one published."""
+    builder.add_target("after-attack", b"still fine\n")
+    parts = await publish(client, builder)
+    response = await client.get(tuf_url(builder.gun, "targets.json"))
+    assert response.status == 200
+    assert await response.read() == parts[TARGETS]
+
+
 async def published_repo(
     client: AppClient, configure: Callable[[RepoBuilder], None] | None = None, gun: str = GUN
 ) -> RepoBuilder:

@@ -24,6 +24,7 @@ from tests.hardening.attacks import (
     RELEASES,
     Attack,
     Sent,
+    assert_still_publishable,
     post,
     publish,
     published_repo,
@@ -58,15 +59,6 @@ PG_SUBSET = (
 ATTACKS_TRIED: list[str] = []
 MIN_ATTACKS = 48
 """The size of the attack table when issue #14 closed; rows are added, never dropped."""
-
-
-async def assert_still_publishable(client: AppClient, builder: RepoBuilder) -> None:
-    """A legitimate publish succeeds and the served chain is the one published."""
-    builder.add_target("after-attack", b"still fine\n")
-    parts = await publish(client, builder)
-    response = await client.get(tuf_url(builder.gun, "targets.json"))
-    assert response.status == 200
-    assert await response.read() == parts[TARGETS]
 
 
 async def run_attack(client: AppClient, store: MetaStore, attack: Attack) -> None:

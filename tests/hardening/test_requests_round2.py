@@ -35,7 +35,7 @@ from notary_server.maintenance import resign_pass
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
 from tests.auth.issuer import TestIssuer
 from tests.gotools.server import multipart_body
-from tests.hardening.attacks import GUN, publish, published_repo
+from tests.hardening.attacks import GUN, assert_still_publishable, published_repo
 from tests.hardening.state import error_of, store_state
 from tests.interop.repo_builder import sign_signed
 from tests.server.helpers import RawResponse, form, make_config, raw_request, tuf_url
@@ -43,18 +43,9 @@ from tests.server.helpers import RawResponse, form, make_config, raw_request, tu
 if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.interop.repo_builder import RepoBuilder
     from tests.server.helpers import AppClient, ClientFactory
 
 PARENT, LEAF = GUN.rsplit("/", 1)
-
-
-async def assert_still_publishable(client: AppClient, builder: RepoBuilder) -> None:
-    builder.add_target("after-attack", b"still fine\n")
-    parts = await publish(client, builder)
-    response = await client.get(tuf_url(builder.gun, "targets.json"))
-    assert response.status == 200
-    assert await response.read() == parts[TARGETS]
 
 
 async def raw_post(

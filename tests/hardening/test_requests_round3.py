@@ -38,7 +38,15 @@ from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from tests.gotools import GoNotaryServer, require_go_tools
 from tests.gotools.server import multipart_body
-from tests.hardening.attacks import GUN, RELEASES, Sent, post, publish, published_repo
+from tests.hardening.attacks import (
+    GUN,
+    RELEASES,
+    Sent,
+    assert_still_publishable,
+    post,
+    publish,
+    published_repo,
+)
 from tests.hardening.state import error_of, store_state
 from tests.hardening.test_requests_round2_go import assert_publishable, builder_for, code_of
 from tests.interop.repo_builder import RepoBuilder, SigningKey, version_of
@@ -192,14 +200,6 @@ def assert_too_large(error: dict[str, object], limit: str) -> None:
         "message": "The request is larger than this server accepts.",
         "detail": {"limit": limit},
     }
-
-
-async def assert_still_publishable(client: AppClient, builder: RepoBuilder) -> None:
-    builder.add_target("after-attack", b"still fine\n")
-    parts = await publish(client, builder)
-    response = await client.get(tuf_url(builder.gun, "targets.json"))
-    assert response.status == 200
-    assert await response.read() == parts[TARGETS]
 
 
 def config_with(limits: LimitsConfig) -> ServerConfig:
