@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from bench.loadgen import Measurement, _wrk, combine
+from bench.loadgen import Measurement, _wrk, combine, measurement
+from bench.procfs import cpu_seconds
 from bench.servers import BenchError
 from tests.gate.realparts import (
     OCI_MANIFEST,
@@ -55,31 +55,13 @@ LATENCY_TARGET_MS: Final = 1.0
 THROUGHPUT_TARGET: Final = 0.5
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time process ``pid`` has used so far (``/proc/<pid>/stat``)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _measure(url: str, pid: int, connections: int, warmup: int, duration: int) -> Measurement:
     headers = {"Accept": OCI_MANIFEST}
     if warmup:
         _wrk(url, connections=connections, threads=1, seconds=warmup, headers=headers)
     before = cpu_seconds(pid)
     raw = _wrk(url, connections=connections, threads=1, seconds=duration, headers=headers)
-    seconds = raw["duration_us"] / 1e6
-    errors: dict[str, int] = raw["errors"]
-    return Measurement(
-        requests=raw["requests"],
-        seconds=round(seconds, 3),
-        rps=round(raw["requests"] / seconds, 1) if seconds else 0.0,
-        p50_ms=round(raw["p50_us"] / 1000, 3),
-        p99_ms=round(raw["p99_us"] / 1000, 3),
-        errors=sum(errors.values()),
-        server_cpu_s=round(cpu_seconds(pid) - before, 2),
-        error_detail=errors,
-    )
+    return measurement(raw, cpu_seconds(pid) - before)
 
 
 def _prepare(

@@ -149,7 +149,11 @@ def run_get(
         _wrk(url, connections=connections, threads=threads, seconds=warmup, **options)
     cpu_before = server.cpu_seconds()
     raw = _wrk(url, connections=connections, threads=threads, seconds=duration, **options)
-    cpu = server.cpu_seconds() - cpu_before
+    return measurement(raw, server.cpu_seconds() - cpu_before)
+
+
+def measurement(raw: dict[str, Any], server_cpu_s: float) -> Measurement:
+    """A :class:`Measurement` from one wrk run's figures and the server's CPU seconds."""
     seconds = raw["duration_us"] / 1e6
     errors: dict[str, int] = raw["errors"]
     return Measurement(
@@ -159,7 +163,7 @@ def run_get(
         p50_ms=round(raw["p50_us"] / 1000, 3),
         p99_ms=round(raw["p99_us"] / 1000, 3),
         errors=sum(errors.values()),
-        server_cpu_s=round(cpu, 2),
+        server_cpu_s=round(server_cpu_s, 2),
         error_detail=errors,
     )
 

@@ -6,13 +6,25 @@ worker tests (which worker holds which connection).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Final
 
-__all__ = ["TCP_ESTABLISHED", "TCP_LISTEN", "process_tree", "socket_ports"]
+__all__ = ["TCP_ESTABLISHED", "TCP_LISTEN", "cpu_seconds", "process_tree", "socket_ports"]
 
 TCP_ESTABLISHED: Final = "01"
 TCP_LISTEN: Final = "0A"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def process_tree(root: int) -> list[int]:

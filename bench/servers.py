@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import trustme
 
-from bench.procfs import TCP_LISTEN, process_tree, socket_ports
+from bench.procfs import TCP_LISTEN, cpu_seconds, process_tree, socket_ports
 
 GO_SERVER_BIN: Final = Path("/usr/bin/notary-server")
 GO_SIGNER_BIN: Final = Path("/usr/bin/notary-signer")
@@ -448,15 +448,7 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server's processes have used so far."""
-        ticks = 0
-        for pid in self.pids():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
 
 def start_server(
