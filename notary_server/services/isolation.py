@@ -7,8 +7,9 @@ An upload larger than :data:`ISOLATE_BYTES` in all is therefore handed, as
 bytes, to a pool of one spawned process per server process, which parses every
 part (Go's ``MALFORMED_JSON`` and the targets-count limit, as the multipart
 reader does for smaller uploads), runs :func:`~notary_tuf.validation.validate_update`
-and sends back only what the update path needs: the versions to store, the
-files the server-made snapshot records, the signing part of the root, and
+and sends back only what the update path needs: the versions to store, which
+files the server-made snapshot records (named, not copied back), the signing
+part of the root, and
 nothing parsed from the uploaded snapshot (the update path only asks whether
 one was uploaded). Its errors come back as data and are raised
 here as the same types with the same fields, so the answer is byte-identical
@@ -102,7 +103,7 @@ class _Outcome:
     pid: int
     error: tuple[str, ...] | None = None
     versions: tuple[tuple[str, int], ...] = ()
-    loaded: tuple[tuple[str, bytes], ...] = ()
+    loaded: tuple[tuple[str, bool], ...] = ()  # role, and whether its file is the uploaded one
     signing_root: Root | None = None
 
 
@@ -136,7 +137,7 @@ async def validate_isolated(
     return ValidatedUpdate(
         updates=tuple(MetaUpdate(role=r, version=v, data=uploads[r]) for r, v in outcome.versions),
         root=Metadata.from_signed(ROOT, outcome.signing_root),
-        loaded=dict(outcome.loaded),
+        loaded={role: (uploads if up else current)[role] for role, up in outcome.loaded},
         snapshot=None,  # not parsed here; the update path asks whether SNAPSHOT was uploaded
     )
 
@@ -189,7 +190,9 @@ def _validate_in_child(job: _Job) -> _Outcome:
     return _Outcome(
         pid=pid,
         versions=tuple((u.role, u.version) for u in validated.updates),
-        loaded=tuple(validated.loaded.items()),
+        loaded=tuple(
+            (role, data == job.uploads.get(role)) for role, data in validated.loaded.items()
+        ),
         signing_root=_signing_part(validated.root.signed),
     )
 

@@ -9,7 +9,10 @@ raised out of reach) and once in the child.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import re
@@ -129,3 +132,19 @@ async def test_a_child_that_dies_is_replaced(make_client: ClientFactory) -> None
     status, _ = await _answer(client, "example.com/isolated/during", _valid)
     assert status in (200, 500)  # the pool may notice the death before or with this upload
     assert (await _answer(client, "example.com/isolated/after", _valid))[0] == 200
+
+
+async def test_the_server_made_snapshot_records_the_isolated_upload(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client()
+    gun = "example.com/isolated/server-snapshot"
+    builder = await new_builder(client, gun, server_snapshot=True)
+    for i in range(BIG_TARGETS):
+        builder.add_target(f"artifact-{i:06}", f"{i}".encode())
+    parts = builder.publish()
+    assert SNAPSHOT not in parts
+    assert (await upload(client, gun, parts)).status == 200
+    snapshot = json.loads(await (await client.get(tuf_url(gun, "snapshot.json"))).read())
+    recorded = snapshot["signed"]["meta"][TARGETS]["hashes"]["sha256"]
+    assert base64.b64decode(recorded) == hashlib.sha256(parts[TARGETS]).digest()
