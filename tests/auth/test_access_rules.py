@@ -9,7 +9,6 @@ land in the token); and the real ``notary`` CLI against our server.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import secrets
@@ -34,7 +33,7 @@ from tests.auth.issuer import TestIssuer
 from tests.auth.test_auth_config import write
 from tests.auth.test_builtin_issuer import basic, get_token
 from tests.console.test_console_security import BASE, login_csrf
-from tests.gotools import NotaryCLI, require_go_tools
+from tests.gotools import AuthNotaryCLI, require_go_tools
 from tests.ourserver import OurNotaryServer
 from tests.server.helpers import AppClient, make_config
 
@@ -141,22 +140,6 @@ def test_rules_without_the_builtin_issuer_are_a_config_error(
 # ---------------------------------------------------------------- the real notary CLI
 
 
-class UserCLI(NotaryCLI):
-    """The notary CLI signing in as one htpasswd user (``NOTARY_AUTH``), or anonymously."""
-
-    def __init__(self, *args: Any, auth: str | None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._auth = auth
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = dict(super().env)
-        env.pop("NOTARY_AUTH", None)
-        if self._auth is not None:
-            env["NOTARY_AUTH"] = self._auth
-        return env
-
-
 def test_the_notary_cli_publishes_only_where_the_rules_allow(
     token_issuer: TestIssuer, tmp_path: Path
 ) -> None:
@@ -169,10 +152,12 @@ def test_the_notary_cli_publishes_only_where_the_rules_allow(
     extra = {"auth": auth}
     with OurNotaryServer(tmp_path / "ours", storage="sqlite3", extra_config=extra) as ours:
 
-        def cli(name: str, auth: str | None) -> UserCLI:
-            return UserCLI(tmp_path / name, server_url=ours.url, ca_path=ours.ca_path, auth=auth)
+        def cli(name: str, login: str | None) -> AuthNotaryCLI:
+            return AuthNotaryCLI(
+                tmp_path / name, server_url=ours.url, ca_path=ours.ca_path, credentials=login
+            )
 
-        alice = cli("alice", _b64("alice:wonderland"))
+        alice = cli("alice", "alice:wonderland")
         payload = tmp_path / "v1.bin"
         payload.write_bytes(b"v1")
         alice.run("init", team_a)
@@ -180,16 +165,12 @@ def test_the_notary_cli_publishes_only_where_the_rules_allow(
         refused = alice.run("init", "-p", team_b, check=False)
         assert refused.returncode != 0, refused
 
-        admin = cli("admin", _b64("admin:root-pw"))
+        admin = cli("admin", "admin:root-pw")
         admin.run("init", public)
         admin.run("add", "-p", public, "v1", payload)
         anonymous = cli("anonymous", None)
         assert [row.name for row in anonymous.list_targets(public)] == ["v1"]
         assert anonymous.run("list", team_a, check=False).returncode != 0
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 # ---------------------------------------------------------------- the console

@@ -10,14 +10,13 @@ anonymous token (which grants nothing here), then retry with the credentials.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.auth.issuer import TestIssuer
-from tests.gotools import NotaryCLI, require_go_tools
+from tests.gotools import AuthNotaryCLI, require_go_tools
 from tests.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
@@ -27,22 +26,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.gotools
 
 USER, PASSWORD = "alice", "s3cret-pw"
-
-
-class AuthNotaryCLI(NotaryCLI):
-    """The CLI with ``NOTARY_AUTH`` set (or not)."""
-
-    def __init__(self, *args: object, credentials: str | None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.credentials = credentials
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = super().env
-        env.pop("NOTARY_AUTH", None)
-        if self.credentials is not None:
-            env["NOTARY_AUTH"] = base64.b64encode(self.credentials.encode()).decode()
-        return env
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ minted by the test issuer whose key the server trusts.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ import pytest
 
 from tests.auth.issuer import TestIssuer
 from tests.console.browser import new_driver, require_browser
-from tests.gotools import NotaryCLI, make_delegation_key, require_go_tools
+from tests.gotools import AuthNotaryCLI, make_delegation_key, require_go_tools
 from tests.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
@@ -31,18 +30,6 @@ CONSOLE = "/_notary_server/console"
 RELEASES = "targets/releases"
 
 
-class AuthCLI(NotaryCLI):
-    """The notary CLI signing in to the built-in issuer."""
-
-    credentials = f"{ADMIN}:{ADMIN_PASSWORD}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = super().env
-        env["NOTARY_AUTH"] = base64.b64encode(self.credentials.encode()).decode()
-        return env
-
-
 @dataclass
 class ConsoleServer:
     """The running server, its token issuer and what was published."""
@@ -51,16 +38,19 @@ class ConsoleServer:
     issuer: TestIssuer
     workdir: Path
     guns: dict[str, str] = field(default_factory=dict)
-    clis: dict[str, AuthCLI] = field(default_factory=dict)
+    clis: dict[str, AuthNotaryCLI] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
         return self.server.url + CONSOLE
 
-    def cli(self, name: str) -> AuthCLI:
+    def cli(self, name: str) -> AuthNotaryCLI:
         if name not in self.clis:
-            self.clis[name] = AuthCLI(
-                self.workdir / "cli" / name, server_url=self.server.url, ca_path=self.server.ca_path
+            self.clis[name] = AuthNotaryCLI(
+                self.workdir / "cli" / name,
+                server_url=self.server.url,
+                ca_path=self.server.ca_path,
+                credentials=f"{ADMIN}:{ADMIN_PASSWORD}",
             )
         return self.clis[name]
 

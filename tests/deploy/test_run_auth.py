@@ -9,7 +9,6 @@ read after a restart.
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -17,27 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.test_run_embedded import STARTUP_TIMEOUT, _stop, launcher
-from tests.gotools import NotaryCLI, free_port, require_go_tools
+from tests.gotools import AuthNotaryCLI, free_port, require_go_tools
 
 pytestmark = [pytest.mark.gotools, pytest.mark.timeout(300)]
 
 GUN = "example.com/devstack/auth"
-
-
-class AuthCLI(NotaryCLI):
-    """The CLI with ``NOTARY_AUTH`` (base64 ``user:password``) set, or unset."""
-
-    def __init__(self, *args: object, credentials: str | None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.credentials = credentials
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = super().env
-        env.pop("NOTARY_AUTH", None)
-        if self.credentials is not None:
-            env["NOTARY_AUTH"] = base64.b64encode(self.credentials.encode()).decode()
-        return env
 
 
 def test_run_auth_worked_example(tmp_path: Path) -> None:
@@ -57,16 +40,18 @@ def test_run_auth_worked_example(tmp_path: Path) -> None:
         password = password_file.read_text().strip()
         assert password_file.stat().st_mode & 0o077 == 0
 
-        notary = AuthCLI(
+        notary = AuthNotaryCLI(
             tmp_path / "notary", server_url=url, ca_path=ca, credentials=f"notary:{password}"
         )
         notary.run("init", GUN, "-p")
         notary.run("add", GUN, "v1", target, "-p")
         assert [t.name for t in notary.list_targets(GUN)] == ["v1"]
 
-        anonymous = AuthCLI(tmp_path / "anon", server_url=url, ca_path=ca, credentials=None)
+        anonymous = AuthNotaryCLI(tmp_path / "anon", server_url=url, ca_path=ca, credentials=None)
         assert anonymous.run("list", GUN, check=False).returncode != 0
-        wrong = AuthCLI(tmp_path / "wrong", server_url=url, ca_path=ca, credentials="notary:x")
+        wrong = AuthNotaryCLI(
+            tmp_path / "wrong", server_url=url, ca_path=ca, credentials="notary:x"
+        )
         assert wrong.run("list", GUN, check=False).returncode != 0
 
         added = subprocess.run(
@@ -92,6 +77,8 @@ def test_run_auth_worked_example(tmp_path: Path) -> None:
     with launcher(data, server_port, signer_port, "--auth") as run:
         run.read_until("admin htpasswd", STARTUP_TIMEOUT)
         assert (data / "notary-password").read_text().strip() == password  # kept
-        bob = AuthCLI(tmp_path / "bob", server_url=url, ca_path=ca, credentials="bob:bobs-password")
+        bob = AuthNotaryCLI(
+            tmp_path / "bob", server_url=url, ca_path=ca, credentials="bob:bobs-password"
+        )
         assert [t.name for t in bob.list_targets(GUN)] == ["v1"]
         _stop(run)

@@ -32,6 +32,7 @@ a part named ``x/targets/releases`` gets ``INVALID_ROLE`` with detail
 """
 
 from tests.gotools.cli import (
+    AuthNotaryCLI,
     CLIFactory,
     DelegationKey,
     NotaryCLI,
@@ -91,6 +92,7 @@ __all__ = [
     "PASSPHRASE_ENV_VARS",
     "REFERENCE_GUN",
     "REFERENCE_GUN_SERVER_SNAPSHOT",
+    "AuthNotaryCLI",
     "CLIFactory",
     "DelegationKey",
     "DelegationPublishOutcome",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import subprocess
@@ -230,6 +231,26 @@ class NotaryCLI:
             path.relative_to(base).as_posix().removesuffix(".json"): path.read_bytes()
             for path in sorted(base.rglob("*.json"))
         }
+
+
+class AuthNotaryCLI(NotaryCLI):
+    """:class:`NotaryCLI` signing in to a token realm as ``credentials`` (``user:password``).
+
+    ``credentials=None`` runs it anonymously: ``NOTARY_AUTH`` is removed from
+    the environment it would otherwise inherit.
+    """
+
+    def __init__(self, *args: Any, credentials: str | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.credentials = credentials
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = super().env
+        env.pop("NOTARY_AUTH", None)
+        if self.credentials is not None:
+            env["NOTARY_AUTH"] = base64.b64encode(self.credentials.encode()).decode()
+        return env
 
 
 def parse_target_list(stdout: str) -> list[TargetListing]:

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.auth.issuer import TestIssuer
-from tests.gotools import DEFAULT_PASSPHRASE, NotaryCLI, no_proxy_env, require_go_tools
+from tests.gotools import (
+    DEFAULT_PASSPHRASE,
+    AuthNotaryCLI,
+    no_proxy_env,
+    require_go_tools,
+)
 from tests.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
@@ -27,14 +32,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.gotools
 
 USER, PASSWORD = "owner", "pw-for-the-handover"
-
-
-class AuthCLI(NotaryCLI):
-    """The notary CLI with ``NOTARY_AUTH`` set."""
-
-    @property
-    def env(self) -> dict[str, str]:
-        return super().env | {"NOTARY_AUTH": credentials()}
+LOGIN = f"{USER}:{PASSWORD}"
 
 
 def credentials() -> str:
@@ -76,7 +74,9 @@ def test_handover_through_the_token_challenge(tmp_path: Path) -> None:
     auth = {"auth": builtin}
     gun = f"example.com/handover/{secrets.token_hex(4)}"
     with OurNotaryServer(tmp_path / "ours", storage="sqlite3", extra_config=auth) as ours:
-        owner = AuthCLI(tmp_path / "owner", server_url=ours.url, ca_path=ours.ca_path)
+        owner = AuthNotaryCLI(
+            tmp_path / "owner", server_url=ours.url, ca_path=ours.ca_path, credentials=LOGIN
+        )
         payload = tmp_path / "v1.bin"
         payload.write_bytes(b"v1")
         owner.run("init", gun)
@@ -91,5 +91,7 @@ def test_handover_through_the_token_challenge(tmp_path: Path) -> None:
         assert f"{gun}: handed over: published root v1 -> v2" in done
         payload.write_bytes(b"v2")
         owner.run("add", "-p", gun, "v2", payload)
-        reader = AuthCLI(tmp_path / "reader", server_url=ours.url, ca_path=ours.ca_path)
+        reader = AuthNotaryCLI(
+            tmp_path / "reader", server_url=ours.url, ca_path=ours.ca_path, credentials=LOGIN
+        )
         assert sorted(row.name for row in reader.list_targets(gun)) == ["v1", "v2"]

@@ -16,8 +16,8 @@ import pytest
 
 from tests.admin.cli import admin
 from tests.auth.issuer import TestIssuer
-from tests.gotools import require_go_tools
-from tests.migration.test_handover_token_auth import PASSWORD, USER, AuthCLI, credentials
+from tests.gotools import AuthNotaryCLI, require_go_tools
+from tests.migration.test_handover_token_auth import LOGIN, PASSWORD, USER, credentials
 from tests.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
@@ -36,7 +36,9 @@ def test_import_answers_the_sources_token_challenge(tmp_path: Path) -> None:
         OurNotaryServer(tmp_path / "source", storage="sqlite3", extra_config=auth) as source,
         OurNotaryServer(tmp_path / "target", storage="sqlite3") as target,
     ):
-        owner = AuthCLI(tmp_path / "owner", server_url=source.url, ca_path=source.ca_path)
+        owner = AuthNotaryCLI(
+            tmp_path / "owner", server_url=source.url, ca_path=source.ca_path, credentials=LOGIN
+        )
         payload = tmp_path / "v1.bin"
         payload.write_bytes(b"v1")
         for gun in guns:
