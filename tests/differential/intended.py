@@ -53,9 +53,9 @@ _SNAPSHOT_ROLLBACK = (
     "entries of roles it did not change from the snapshot it downloaded."
 )
 _DELEGATION_PATHS = (
-    "ADR 0012 item 3 (revised): new targets outside a delegation's paths are refused. "
-    "The Go client never adds one: AddTargets walks only roles whose paths admit the "
-    "target (tuf/tuf.go, AddTargets)."
+    "ADR 0012 item 3 (revised): new targets outside a delegation's paths, before and "
+    "after the update, are refused. The Go client adds a target only to roles whose "
+    "paths admit it at that moment (tuf/tuf.go, AddTargets), so its files pass."
 )
 
 INTENDED_DIFFERENCES: Final[dict[str, Intended]] = {
