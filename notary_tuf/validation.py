@@ -350,6 +350,8 @@ def _targets_update(
     data: bytes,
     current: Mapping[str, bytes],
     parsed: Mapping[str, Any],
+    *,
+    uploaded: Collection[str],
 ) -> MetaUpdate:
     """Load the role's missing ancestors from the store, then validate the upload."""
     missing_ancestors = []
@@ -364,35 +366,46 @@ def _targets_update(
     try:
         loader.load_targets(targets, allow_expired=False)
         if role != TARGETS:
-            _check_paths(targets.signed, loader.declared_chain(role), current, role)
+            _check_paths(targets.signed, loader.declared_chain(role), current, role, uploaded)
     except NotaryTufError as e:
         raise BadTargetsError(str(e)) from e
     return MetaUpdate(role=role, version=targets.version, data=data)
 
 
 def _check_paths(
-    targets: Targets, chain: list[DelegatedRole], current: Mapping[str, bytes], role: str
+    targets: Targets,
+    chain: list[DelegatedRole],
+    current: Mapping[str, bytes],
+    role: str,
+    uploaded: Collection[str],
 ) -> None:
-    """Refuse a delegation's new or changed targets outside its paths or any ancestor's.
+    """Refuse a delegation's new or changed targets outside the paths its stored parents grant.
 
     Go's server does not check paths at all (its client ignores such targets when
-    reading). A target passes when it is within the paths of the role and every
-    ancestor as declared after this update (``chain``) or as stored before it:
-    the Go client adds a target only where the paths admit it, but applies a
-    publish's staged changes in order, so a file it uploads may list a target
-    whose paths a later change of the same publish narrowed. Entries the stored
-    version already held unchanged are let through too: the Go client re-uploads
-    them after the parent narrows the role's paths.
+    reading). Each link of ``chain`` (the role's declaration in its parent, the
+    parent's in the grandparent, ...) is checked unless that parent is uploaded in
+    the same update: whoever signed the parent could have declared any paths, and
+    the Go client applies a publish's staged changes in order, so a file it
+    uploads may list a target that paths declared earlier in the same publish
+    admitted and later ones no longer do (client walks, seeds 11010 and 12014).
+    A delegate uploading alone is checked against every stored ancestor. Entries
+    the stored version already held unchanged are let through too: the Go client
+    re-uploads them after the parent narrows the role's paths.
 
     Raises:
         BadTargetsError: a new or changed target is outside the delegated paths.
     """
-    outside = [name for name in targets.targets if not _within(name, chain)]
+    parents = []
+    child = role
+    for _ in chain:
+        child = parent_role(child)
+        parents.append(child)
+    granted = [
+        declared for declared, parent in zip(chain, parents, strict=True) if parent not in uploaded
+    ]
+    outside = [name for name in targets.targets if not all(d.allows_path(name) for d in granted)]
     if not outside:
         return
-    before = _stored_chain(role, current)
-    if before is not None:
-        outside = [name for name in outside if not _within(name, before)]
     stored = current.get(role)
     kept = Metadata.from_bytes(role, stored).signed.targets if stored is not None else {}
     for name in outside:
@@ -416,30 +429,6 @@ def _snapshot_update(
     if current_snapshot is not None:
         _check_no_rollback(snapshot.signed, current_snapshot, uploaded)
     return snapshot
-
-
-def _within(name: str, chain: list[DelegatedRole]) -> bool:
-    return all(declared.allows_path(name) for declared in chain)
-
-
-def _stored_chain(role: str, current: Mapping[str, bytes]) -> list[DelegatedRole] | None:
-    """The declarations of ``role`` and its ancestors in the stored parents (None: missing)."""
-    chain = []
-    while role != TARGETS:
-        parent = parent_role(role)
-        data = current.get(parent)
-        if data is None:
-            return None
-        try:
-            delegations = Metadata.from_bytes(parent, data).signed.delegations
-        except NotaryTufError:
-            return None
-        declared = delegations.get(role) if delegations is not None else None
-        if declared is None:
-            return None
-        chain.append(declared)
-        role = parent
-    return chain
 
 
 def _check_no_rollback(snapshot: Snapshot, current: Snapshot, uploaded: Collection[str]) -> None:
@@ -520,7 +509,8 @@ def validate_update(
         (r for r in uploads if r == TARGETS or is_delegation(r)), key=_role_order
     )
     to_store.extend(
-        _targets_update(loader, role, uploads[role], current, parsed) for role in targets_roles
+        _targets_update(loader, role, uploads[role], current, parsed, uploaded=uploads.keys())
+        for role in targets_roles
     )
 
     snapshot = None

@@ -53,9 +53,10 @@ _SNAPSHOT_ROLLBACK = (
     "entries of roles it did not change from the snapshot it downloaded."
 )
 _DELEGATION_PATHS = (
-    "ADR 0012 item 3 (revised): new targets outside a delegation's paths, before and "
-    "after the update, are refused. The Go client adds a target only to roles whose "
-    "paths admit it at that moment (tuf/tuf.go, AddTargets), so its files pass."
+    "ADR 0012 item 3 (revised): new targets outside the paths that the stored parents "
+    "grant a delegation are refused when those parents are not uploaded with it. The Go "
+    "client adds a target only to roles whose paths admit it at that moment "
+    "(tuf/tuf.go, AddTargets), and narrows paths by uploading the parent, so its files pass."
 )
 
 INTENDED_DIFFERENCES: Final[dict[str, Intended]] = {

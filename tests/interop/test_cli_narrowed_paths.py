@@ -47,3 +47,23 @@ def test_adding_to_a_role_then_narrowing_its_paths_publishes(tmp_path: Path) -> 
         assert published.returncode == 0, published.stdout + published.stderr
         fresh = NotaryCLI(tmp_path / "fresh", server_url=ours.url, ca_path=ours.ca_path)
         assert [row.name for row in fresh.list_targets(GUN)] == ["t3"]
+
+
+def test_widening_adding_and_narrowing_in_one_publish(tmp_path: Path) -> None:
+    """Seed 12014: the stored paths never admitted the target; a staged change did."""
+    require_go_tools()
+    qa = make_delegation_key(tmp_path / "keys", "qa")
+    digest = "2bed85a46a17b7f1f3ab801515a7ca954bd3c8fda1437bd354ce0485f80ee3e8"
+    with OurNotaryServer(tmp_path / "ours", storage="sqlite3") as ours:
+        owner = NotaryCLI(tmp_path / "owner", server_url=ours.url, ca_path=ours.ca_path)
+        owner.run("init", GUN)
+        owner.run("delegation", "add", GUN, "targets/qa", qa.cert_path, "--paths", "docs/", "-p")
+        owner.run("key", "import", qa.key_path, "--role", "targets/qa")
+        owner.run("delegation", "add", GUN, "targets/qa", "--all-paths")
+        owner.run("addhash", GUN, "app/a", "2919", "--sha256", digest, "--roles", "targets/qa")
+
+        published = owner.run(
+            "delegation", "remove", GUN, "targets/qa", "--all-paths", "-p", check=False
+        )
+
+        assert published.returncode == 0, published.stdout + published.stderr
