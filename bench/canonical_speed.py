@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as ``python bench/canonical_speed.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from notary_tuf.canonical import canonical_bytes
-from tests.interop.repo_builder import RepoBuilder, SigningKey, signed_of
+from testkit.repo_builder import RepoBuilder, SigningKey, signed_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

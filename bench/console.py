@@ -11,7 +11,7 @@ the Repositories page signed in with a token that sees every repository:
 
 Each row prints p50 and p90 over ``--requests`` GETs (the first of each
 discarded as a warm-up). Run from the repository root (it reuses
-``tests/interop/repo_builder.py`` and ``tests/pg.py``)::
+``testkit/repo_builder.py`` and ``testkit/pg.py``)::
 
     python -m bench.console                     # 100,000 GUNs, 30 GETs per row
     python -m bench.console --guns 10000 --requests 10
@@ -36,9 +36,9 @@ from notary_server.console.settings import ConsoleConfig
 from notary_server.storage import open_store
 from notary_server.storage.migrate import migrate_postgres
 from notary_server.trust.local import LocalCryptoService
-from tests.auth.issuer import TestIssuer
-from tests.pg import admin_dsn, create_database, drop_database
-from tests.server.helpers import make_config, publish_new
+from testkit.issuer import TestIssuer
+from testkit.pg import admin_dsn, create_database, drop_database
+from testkit.server_helpers import make_config, publish_new
 
 SEED = "bench.example.com/seed"
 PAGE_SIZE_NOTE = "50 rows per page"

@@ -2,7 +2,7 @@
 
 ``python -m bench.gate [--rounds 3] [--duration 10]`` starts Debian's
 ``docker-registry``, our notary server, and the gate in front (as the gate's
-end-to-end tests do, ``tests/gate/realparts.py``), pushes one image with
+end-to-end tests do, ``testkit/realparts.py``), pushes one image with
 skopeo, signs its tag with the real ``notary`` CLI, and then measures, with wrk,
 ``GET /v2/prod/app/manifests/v1`` on the registry and through the gate, in
 the same run, rounds alternating which goes first:
@@ -32,15 +32,16 @@ from typing import Any, Final
 from bench.loadgen import Measurement, _wrk, combine, measurement
 from bench.procfs import cpu_seconds
 from bench.servers import BenchError
-from tests.gate.realparts import (
+from notary_runtime.processes import free_port
+from testkit.gotools import NotaryCLI
+from testkit.ourserver import OurNotaryServer
+from testkit.realparts import (
     OCI_MANIFEST,
     GateProcess,
     RegistryProcess,
     Skopeo,
     write_oci_layout,
 )
-from tests.gotools import NotaryCLI, free_port
-from tests.ourserver import OurNotaryServer
 
 REPOSITORY: Final = "prod/app"
 PATH: Final = f"/v2/{REPOSITORY}/manifests/v1"
@@ -100,18 +101,13 @@ def _prepare(
     return registry, gate
 
 
-def _pid(process: RegistryProcess | GateProcess) -> int:
-    assert process._proc is not None  # noqa: SLF001 - the harness keeps its Popen private
-    return process._proc.pid  # noqa: SLF001
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start everything, measure, stop everything; return the results."""
     workdir = Path(tempfile.mkdtemp(prefix="notary-gate-bench-"))
     started: list[RegistryProcess | OurNotaryServer | GateProcess] = []
     try:
         registry, gate = _prepare(workdir, started)
-        pids = {"registry": _pid(registry), "gate": _pid(gate)}
+        pids = {"registry": registry.pid, "gate": gate.pid}
         bases = {"registry": registry.url, "gate": gate.url}
         rows = []
         for label, connections, path in SCENARIOS:

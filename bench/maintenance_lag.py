@@ -12,7 +12,7 @@ the event loop ran during
   remembered yet (every file parsed once; large ones in a thread);
 * ``pass 2``: the same pass again, as every later pass runs.
 
-Run from the repository root (it reuses ``tests/interop/repo_builder.py``)::
+Run from the repository root (it reuses ``testkit/repo_builder.py``)::
 
     python -m bench.maintenance_lag                    # 2 repositories x 100,000 targets
     python -m bench.maintenance_lag --repos 2 --targets 300000 --storage sqlite
@@ -40,7 +40,7 @@ from notary_server.storage.migrate import migrate_sqlite
 from notary_server.storage.sqlite import open_sqlite
 from notary_server.trust.local import LocalCryptoService
 from notary_tuf.rolenames import TARGETS, TIMESTAMP
-from tests.interop.repo_builder import RepoBuilder
+from testkit.repo_builder import RepoBuilder
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -3,7 +3,7 @@
 * :func:`seed_with_cli` drives the real Go ``notary`` client (``init -p``, ``add``,
   ``publish``): the repository the GET scenarios read, with the CLI's default
   client-held snapshot key.
-* :class:`Publisher` builds a second repository with ``tests/interop/repo_builder.py``
+* :class:`Publisher` builds a second repository with ``testkit/repo_builder.py``
   (``notary_tuf`` underneath) whose snapshot the *server* manages, and pre-signs a
   series of ``targets`` updates; posting one makes the server sign a new snapshot and
   timestamp, which is what a ``notary publish`` costs the server.
@@ -26,7 +26,7 @@ from typing import Final
 from bench.servers import BenchError, ServerProcess, clean_env
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT
-from tests.interop.repo_builder import RepoBuilder
+from testkit.repo_builder import RepoBuilder
 
 NOTARY_BIN: Final = Path("/usr/bin/notary")
 PASSPHRASE: Final = "bench-passphrase-1"  # noqa: S105 - throwaway keys in a temp dir

@@ -17,13 +17,10 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Self
@@ -33,6 +30,14 @@ import asyncpg
 import trustme
 
 from bench.procfs import TCP_LISTEN, cpu_seconds, process_tree, socket_ports
+from notary_runtime.processes import (
+    ChildProcess,
+    http_probe,
+    no_proxy_env,
+    start_on_free_port,
+    tail_of,
+    tcp_probe,
+)
 
 GO_SERVER_BIN: Final = Path("/usr/bin/notary-server")
 GO_SIGNER_BIN: Final = Path("/usr/bin/notary-signer")
@@ -42,7 +47,6 @@ CACHE_BYTES: Final = 512 * 1024 * 1024
 WARM_SECONDS: Final = 120.0
 """How long each of our workers may warm its cache before it listens."""
 CONNECT_TIMEOUT: Final = 5.0
-_PROXY_VARS: Final = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 
 
 class BenchError(RuntimeError):
@@ -51,15 +55,7 @@ class BenchError(RuntimeError):
 
 def clean_env() -> dict[str, str]:
     """The environment without proxy variables (everything here is loopback)."""
-    return {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return no_proxy_env(os.environ)
 
 
 # --------------------------------------------------------------------------- TLS
@@ -146,6 +142,7 @@ def check_postgres(admin: str) -> None:
 
 
 # --------------------------------------------------------------------------- processes
+# Started, waited for and stopped as notary_runtime.processes children (ADR 0030).
 
 
 @dataclass
@@ -160,7 +157,7 @@ class Signer:
     tls: TLSFiles
     go: bool = True
     port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
+    process: ChildProcess | None = None
 
     @property
     def label(self) -> str:
@@ -175,50 +172,39 @@ class Signer:
     def start(self, timeout: float = 20.0) -> None:
         """Start it on a free port and wait until it accepts connections."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        config = {
-            "server": {
-                "grpc_addr": f"127.0.0.1:{self.port}",
-                "tls_cert_file": str(self.tls.cert),
-                "tls_key_file": str(self.tls.key),
-                "client_ca_file": str(self.tls.ca),
-            },
-            "logging": {"level": "error"},
-            "storage": {"backend": "memory"},
-        }
         config_path = self.workdir / "signer-config.json"
-        config_path.write_text(json.dumps(config))
-        with (self.workdir / "signer.log").open("wb") as log:
-            self.proc = subprocess.Popen(
+
+        def launch(port: int) -> None:
+            self.port = port
+            config = {
+                "server": {
+                    "grpc_addr": f"127.0.0.1:{port}",
+                    "tls_cert_file": str(self.tls.cert),
+                    "tls_key_file": str(self.tls.key),
+                    "client_ca_file": str(self.tls.ca),
+                },
+                "logging": {"level": "error"},
+                "storage": {"backend": "memory"},
+            }
+            config_path.write_text(json.dumps(config))
+            self.process = ChildProcess(
+                self.label,
                 self._argv(config_path),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
+                self.workdir / "signer.log",
                 env=clean_env(),
+                cwd=self.workdir,
+                truncate_log=True,
+                error=BenchError,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = (self.workdir / "signer.log").read_text(errors="replace")[-2000:]
-                raise BenchError(f"{self.label} exited with {self.proc.returncode}:\n{tail}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise BenchError(f"{self.label} did not start listening")
+            self.process.start_ready(tcp_probe(port), timeout)
+
+        start_on_free_port(launch)
 
     def stop(self) -> None:
         """Terminate it."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        process, self.process = self.process, None
+        if process is not None:
+            process.stop()
 
 
 def server_config(
@@ -300,7 +286,7 @@ class ServerProcess:
     tuned: bool = False
     startup_timeout: float = WARM_SECONDS + 30.0
     port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
+    process: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -320,8 +306,8 @@ class ServerProcess:
     @property
     def pid(self) -> int:
         """The server's process ID (the Python interpreter itself for ours)."""
-        assert self.proc is not None
-        return self.proc.pid
+        assert self.process is not None
+        return self.process.pid
 
     def _argv(self) -> list[str]:
         if self.go:
@@ -345,58 +331,30 @@ class ServerProcess:
 
     def start(self) -> None:
         """Start the server on a free port and wait until it reports healthy."""
-        last = ""
-        for _attempt in range(3):  # the free port may be taken in between: retry
-            self.port = free_port()
+
+        def launch(port: int) -> None:
+            self.port = port
             self.write_config()
-            with self.log_path.open("wb") as log:
-                self.proc = subprocess.Popen(
-                    self._argv(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.workdir,
-                    env=clean_env(),
-                )
+            self.process = ChildProcess(
+                f"{self.label} server",
+                self._argv(),
+                self.log_path,
+                env=clean_env(),
+                cwd=self.workdir,
+                truncate_log=True,
+                error=BenchError,
+            )
+            health = http_probe(
+                self.url + HEALTH_PATH, context=self.tls.client_context(), timeout=2.0
+            )
+            self.process.start_ready(health, self.startup_timeout)
             try:
-                self._wait_healthy()
                 self._wait_every_worker()
-            except BenchError as err:
-                last = str(err)
+            except BaseException:
                 self.stop()
-                if "address already in use" not in last:
-                    raise
-            else:
-                return
-        raise BenchError(last)
+                raise
 
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-    def _wait_healthy(self) -> None:
-        assert self.proc is not None
-        context = self.tls.client_context()
-        deadline = time.monotonic() + self.startup_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                msg = f"{self.label} server exited with {self.proc.returncode}:\n{self._log_tail()}"
-                raise BenchError(msg)
-            try:
-                with urllib.request.urlopen(  # noqa: S310 - https to loopback
-                    self.url + HEALTH_PATH, context=context, timeout=2.0
-                ) as resp:
-                    if resp.status == 200:
-                        return
-                    last = str(resp.status)
-            except (OSError, urllib.error.URLError) as err:
-                last = repr(err)
-            time.sleep(0.1)
-        msg = f"{self.label} server not healthy after {self.startup_timeout}s ({last}):\n"
-        raise BenchError(msg + self._log_tail())
+        start_on_free_port(launch)
 
     def _wait_every_worker(self) -> None:
         """Wait until each of our workers listens: health is answered by the first one up.
@@ -414,20 +372,14 @@ class ServerProcess:
                 return
             if time.monotonic() >= deadline:
                 msg = f"{self.label}: {len(listening)} of {self.workers} workers listen"
-                raise BenchError(f"{msg} after {self.startup_timeout}s:\n{self._log_tail()}")
+                raise BenchError(f"{msg} after {self.startup_timeout}s:\n{tail_of(self.log_path)}")
             time.sleep(0.1)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the server (kill it if it lingers)."""
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
+        process, self.process = self.process, None
+        if process is not None:
+            process.stop(timeout)
 
     def pids(self) -> list[int]:
         """The server process and its descendants (our worker processes)."""

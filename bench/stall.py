@@ -64,7 +64,7 @@ from bench.servers import (
 from notary_tuf.canonical import canonical_bytes
 from notary_tuf.rolenames import ROOT, TARGETS
 from notary_tuf.signed import Envelope, Signature, encode_envelope
-from tests.interop.repo_builder import RepoBuilder, SigningKey, signed_of
+from testkit.repo_builder import RepoBuilder, SigningKey, signed_of
 
 if TYPE_CHECKING:
     import ssl

@@ -12,6 +12,8 @@ package holds the one copy of that plumbing (ADR 0013):
 * :mod:`notary_runtime.sqlite`: go-sqlite3 ``db_url`` parsing and the
   single-thread SQLite worker;
 * :mod:`notary_runtime.migrate`: the ``schema_migrations`` runner.
+* :mod:`notary_runtime.processes`: starting, waiting for and stopping child
+  processes, for ``make run``'s launcher, the tests and the benchmarks (ADR 0030).
 
 Everything here is generic over what differs between the services (error
 classes, environment prefix, program name, table names, migration package);

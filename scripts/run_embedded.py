@@ -18,7 +18,8 @@ server, then the signer.
 
 The services run as child processes (``python -m notary_signer``, ``python -m
 notary_server``) in their own sessions, so a Ctrl-C reaches only the launcher, which
-stops them in order. The launcher imports neither package.
+stops them in order. The launcher imports neither package; it starts, waits for and
+stops them with ``notary_runtime.processes`` (ADR 0030).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,8 +45,10 @@ from cryptography.x509.oid import NameOID
 from gen_dev_certs import CA_FILE, generate, output_files
 from healthcheck import ProbeError, probe_server, probe_signer
 
+from notary_runtime.processes import ChildProcess
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from types import FrameType
 
 HOST: Final = "127.0.0.1"
@@ -292,74 +295,6 @@ def migrate(module: str, config: Path, env: Mapping[str, str]) -> str:
     return proc.stdout.strip()
 
 
-@dataclass
-class Service:
-    """A service running as a child process, its output going to a log file."""
-
-    name: str
-    module: str
-    config: Path
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    def start(self, env: Mapping[str, str]) -> None:
-        """Start ``python -m MODULE --config CONFIG`` in its own session."""
-        log: IO[bytes]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, "--config", str(self.config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-                start_new_session=True,  # Ctrl-C reaches the launcher only
-            )
-
-    def log_tail(self, limit: int = 3000) -> str:
-        """The end of the service's log."""
-        try:
-            return self.log_path.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
-
-    def wait_healthy(self, probe: Callable[[], None], timeout: float) -> None:
-        """Poll ``probe`` until it passes.
-
-        Raises:
-            LaunchError: the process exited, or ``timeout`` passed.
-        """
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise LaunchError(
-                    f"the {self.name} exited with status {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                probe()
-            except ProbeError as e:
-                last = str(e)
-            else:
-                return
-            time.sleep(0.2)
-        raise LaunchError(f"the {self.name} is not healthy after {timeout:.0f}s ({last})")
-
-    def stop(self) -> int | None:
-        """Terminate the process (SIGTERM, then SIGKILL after a bound); return its status."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT)
-        return proc.returncode
-
-
 def banner(layout: Layout) -> str:
     """What the launcher prints once both services are healthy."""
     url, ca = layout.server_url, layout.ca_file.resolve()
@@ -403,20 +338,30 @@ More users (then restart: the server reads the file when it starts):
 """
 
 
-def _watch(*services: Service) -> None:
+def service(name: str, module: str, config: Path, env: Mapping[str, str]) -> ChildProcess:
+    """``python -m MODULE --config CONFIG``, logging to ``NAME.log`` beside ``CONFIG``.
+
+    In its own session: a Ctrl-C reaches only the launcher, which stops it.
+    """
+    return ChildProcess(
+        f"the {name}",
+        [sys.executable, "-m", module, "--config", str(config)],
+        config.parent / f"{name}.log",
+        env=env,
+        new_session=True,
+        error=LaunchError,
+    )
+
+
+def _watch(*services: ChildProcess) -> None:
     """Return never; raise when a service exits (a signal raises :class:`_Stop`).
 
     Raises:
         LaunchError: a service exited.
     """
     while True:
-        for service in services:
-            assert service.proc is not None
-            if service.proc.poll() is not None:
-                raise LaunchError(
-                    f"the {service.name} exited with status {service.proc.returncode}:\n"
-                    f"{service.log_tail()}"
-                )
+        for child in services:
+            child.check_running()
         time.sleep(0.5)
 
 
@@ -459,12 +404,8 @@ def run(layout: Layout, *, startup_timeout: float) -> int:
             sys.stderr.write(f"run_embedded: {e}\n")
             return 1
     write_configs(layout)
-    signer = Service(
-        "signer", "notary_signer", layout.signer_config, layout.data_dir / "signer.log"
-    )
-    server = Service(
-        "server", "notary_server", layout.server_config, layout.data_dir / "server.log"
-    )
+    signer = service("signer", "notary_signer", layout.signer_config, env)
+    server = service("server", "notary_server", layout.server_config, env)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     status = 0
@@ -475,12 +416,20 @@ def run(layout: Layout, *, startup_timeout: float) -> int:
         ):
             _progress(f"{name} database: {migrate(module, config, env)}")
         _progress(f"starting the signer on {HOST}:{layout.signer_port} ...")
-        signer.start(env)
-        signer.wait_healthy(lambda: probe_signer(layout.signer_config), startup_timeout)
+        signer.start()
+        signer.wait_ready(
+            lambda: probe_signer(layout.signer_config),
+            startup_timeout,
+            interval=0.2,
+            retry_on=(ProbeError,),
+        )
         _progress(f"starting the server on {layout.server_url} ...")
-        server.start(env)
-        server.wait_healthy(
-            lambda: probe_server(layout.server_config, ca=layout.ca_file), startup_timeout
+        server.start()
+        server.wait_ready(
+            lambda: probe_server(layout.server_config, ca=layout.ca_file),
+            startup_timeout,
+            interval=0.2,
+            retry_on=(ProbeError,),
         )
         sys.stdout.write(banner(layout))
         sys.stdout.flush()
@@ -493,8 +442,8 @@ def run(layout: Layout, *, startup_timeout: float) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        server.stop()
-        signer.stop()
+        server.stop(STOP_TIMEOUT)
+        signer.stop(STOP_TIMEOUT)
     sys.stdout.write("stopped\n")
     return status
 

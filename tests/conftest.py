@@ -7,6 +7,6 @@ hint, so a developer without the package can still run the pure tests.
 
 from __future__ import annotations
 
-from tests.gotools import reference_vectors
+from testkit.gotools import reference_vectors
 
 __all__ = ["reference_vectors"]

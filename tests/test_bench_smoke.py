@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gotools.common import no_proxy_env, require_go_tools
-from tests.pg import admin_dsn, require_postgres
+from testkit.gotools.common import no_proxy_env, require_go_tools
+from testkit.pg import admin_dsn, require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_HINT = "wrk is missing; install it with: apt-get install -y wrk"

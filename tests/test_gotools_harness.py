@@ -1,4 +1,4 @@
-"""Tests of the Go reference-tool harness (tests/gotools/) itself."""
+"""Tests of the Go reference-tool harness (testkit/gotools/) itself."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests import gotools
-from tests.gotools import (
+from testkit import gotools
+from testkit.gotools import (
     REFERENCE_GUN,
     REFERENCE_GUN_SERVER_SNAPSHOT,
     GoNotaryServer,

@@ -10,6 +10,9 @@ The rules, checked on the source with ``ast`` rather than by importing it:
   ``notary_runtime`` only: it never imports either service, nor gRPC.
 * ``notary_tuf`` is pure and synchronous: it imports no web, database or gRPC
   library and none of the packages built on it (``notary_runtime`` included).
+* Shipped code never imports what is not shipped: ``tests``, ``testkit`` (the
+  harness the tests and the benchmarks share) and ``bench``; and ``bench`` and
+  ``testkit`` never import ``tests`` (ADR 0030).
 * No module is longer than 1,000 lines.
 
 Every import counts, including those under ``if TYPE_CHECKING:`` or inside
@@ -25,8 +28,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("notary_tuf", "notary_runtime", "notary_server", "notary_signer", "notary_gate")
-FORBIDDEN: dict[str, frozenset[str]] = {
+SHIPPED = ("notary_tuf", "notary_runtime", "notary_server", "notary_signer", "notary_gate")
+PACKAGES = (*SHIPPED, "testkit", "bench")
+NOT_SHIPPED = frozenset({"tests", "testkit", "bench"})
+_FORBIDDEN_IN_SHIPPED: dict[str, frozenset[str]] = {
     "notary_tuf": frozenset(
         {
             "aiohttp",
@@ -55,6 +60,12 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "notary_signer": frozenset({"notary_server"}),
     # The registry gate reads trust data over HTTP like any client (issue #16).
     "notary_gate": frozenset({"notary_server", "notary_signer", "notary_proto", "grpc", "asyncpg"}),
+}
+FORBIDDEN: dict[str, frozenset[str]] = {
+    **{package: names | NOT_SHIPPED for package, names in _FORBIDDEN_IN_SHIPPED.items()},
+    # The benchmarks and the shared harness reuse test code only through testkit (ADR 0030).
+    "testkit": frozenset({"tests", "bench"}),
+    "bench": frozenset({"tests"}),
 }
 MAX_LINES = 1000
 

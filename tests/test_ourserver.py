@@ -1,4 +1,4 @@
-"""Tests of :class:`tests.ourserver.OurNotaryServer`, the harness running our server."""
+"""Tests of :class:`testkit.ourserver.OurNotaryServer`, the harness running our server."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from tests.ourserver import OurNotaryServer
-from tests.pg import CONNECT_TIMEOUT, admin_dsn
+from testkit.ourserver import OurNotaryServer
+from testkit.pg import CONNECT_TIMEOUT, admin_dsn
 
 if TYPE_CHECKING:
     from pathlib import Path

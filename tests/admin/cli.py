@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from tests.gotools import no_proxy_env
+from testkit.gotools import no_proxy_env
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from tests.ourserver import OurNotaryServer
+    from testkit.ourserver import OurNotaryServer
 
 ADMIN_TIMEOUT = 120.0
 

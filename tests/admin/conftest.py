@@ -10,7 +10,7 @@ from notary_server.app import create_app
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.storage.sqlite import open_sqlite
 from notary_server.trust.local import LocalCryptoService
-from tests.server.helpers import AppClient, make_config
+from testkit.server_helpers import AppClient, make_config
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

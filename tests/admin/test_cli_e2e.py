@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from testkit.gotools import NotaryCLI, require_go_tools
+from testkit.ourserver import OurNotaryServer, StorageKind
 from tests.admin.cli import admin, changefeed, psql, sql
-from tests.gotools import NotaryCLI, require_go_tools
-from tests.ourserver import OurNotaryServer, StorageKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

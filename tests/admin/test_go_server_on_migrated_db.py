@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from notary_server.storage.migrate import migrate_postgres
+from testkit.gotools import GoNotaryServer, NotaryCLI, require_go_tools
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 from tests.admin.cli import admin
-from tests.gotools import GoNotaryServer, NotaryCLI, require_go_tools
-from tests.pg import admin_dsn, require_postgres, throwaway_database
 
 if TYPE_CHECKING:
     from pathlib import Path

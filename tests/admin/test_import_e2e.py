@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from testkit.gotools import GoNotaryServer, NotaryCLI, make_delegation_key, require_go_tools
+from testkit.ourserver import OurNotaryServer, StorageKind
 from tests.admin.cli import admin, sql
-from tests.gotools import GoNotaryServer, NotaryCLI, make_delegation_key, require_go_tools
-from tests.ourserver import OurNotaryServer, StorageKind
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -15,7 +15,7 @@ from notary_server.config import ConfigError, MaintenanceConfig, load_config
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.local import LocalCryptoService
 from notary_tuf.rolenames import TIMESTAMP
-from tests.server.helpers import GUN, make_config, publish_new
+from testkit.server_helpers import GUN, make_config, publish_new
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -19,10 +19,10 @@ import asyncpg
 import pytest
 
 from notary_signer.keystore.migrate import migrate_postgres
+from testkit.gotools import NotaryCLI, require_go_tools
+from testkit.ourserver import OurNotaryServer
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 from tests.admin.cli import admin
-from tests.gotools import NotaryCLI, require_go_tools
-from tests.ourserver import OurNotaryServer
-from tests.pg import admin_dsn, require_postgres, throwaway_database
 from tests.signer.conftest import TLSFiles, tls_files
 from tests.signer.gosigner import SignerProcess, require_go_signer
 

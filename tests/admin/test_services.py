@@ -16,7 +16,7 @@ from notary_server.trust.base import TrustServiceError
 from notary_signer.keystore.migrate import migrate_sqlite
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
-from tests.server.helpers import GUN, publish_new, upload
+from testkit.server_helpers import GUN, publish_new, upload
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
     from notary_server.trust.local import LocalCryptoService
     from notary_tuf.validation import MetaUpdate
-    from tests.server.helpers import AppClient
+    from testkit.server_helpers import AppClient
 
 DAY = timedelta(days=1)
 ADMIN = Audit(actor="admin:test", client_addr="cli@test")

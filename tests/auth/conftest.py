@@ -12,8 +12,8 @@ from notary_server.app import create_app
 from notary_server.config import TokenAuthConfig
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.local import LocalCryptoService
-from tests.auth.issuer import TestIssuer
-from tests.server.helpers import AppClient, make_config
+from testkit.issuer import TestIssuer
+from testkit.server_helpers import AppClient, make_config
 
 
 @pytest.fixture(scope="session")

@@ -29,13 +29,13 @@ from notary_server.config import ConfigError, load_config
 from notary_server.console.settings import ConsoleConfig
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.local import LocalCryptoService
-from tests.auth.issuer import TestIssuer
+from testkit.gotools import AuthNotaryCLI, require_go_tools
+from testkit.issuer import TestIssuer
+from testkit.ourserver import OurNotaryServer
+from testkit.server_helpers import AppClient, make_config
 from tests.auth.test_auth_config import write
 from tests.auth.test_builtin_issuer import basic, get_token
 from tests.console.test_console_security import BASE, login_csrf
-from tests.gotools import AuthNotaryCLI, require_go_tools
-from tests.ourserver import OurNotaryServer
-from tests.server.helpers import AppClient, make_config
 
 if TYPE_CHECKING:
     from pytest_aiohttp import AiohttpClient

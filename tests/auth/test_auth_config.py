@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from notary_server.config import ConfigError, load_config
-from tests.auth.issuer import TestIssuer, make_cert
+from testkit.issuer import TestIssuer, make_cert
 
 
 def write(tmp_path: Path, auth: Any) -> Path:

@@ -15,8 +15,8 @@ from notary_server.app import create_app
 from notary_server.auth.issuer import Scope, parse_scopes
 from notary_server.auth.libtrust import jose_b64decode
 from notary_server.storage.memory import MemoryMetaStore
-from tests.auth.issuer import TestIssuer
-from tests.server.helpers import GUN, AppClient, make_config, tuf_url
+from testkit.issuer import TestIssuer
+from testkit.server_helpers import GUN, AppClient, make_config, tuf_url
 
 USERS = {"alice": "wonderland"}
 

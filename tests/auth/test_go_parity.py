@@ -14,14 +14,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from notary_server.auth.libtrust import key_id
-from tests.auth.issuer import TestIssuer, encode_jwt
-from tests.gotools import GoNotaryServer, require_go_tools
-from tests.ourserver import OurNotaryServer
+from testkit.gotools import GoNotaryServer, require_go_tools
+from testkit.issuer import TestIssuer, encode_jwt
+from testkit.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.gotools import NotaryServerProcess
+    from testkit.gotools import NotaryServerProcess
 
 pytestmark = pytest.mark.gotools
 

@@ -33,8 +33,8 @@ from notary_server.auth.login_limit import (
     client_key,
 )
 from notary_server.config import ConfigError, load_config
-from tests.auth.issuer import TestIssuer
-from tests.server.helpers import AppClient
+from testkit.issuer import TestIssuer
+from testkit.server_helpers import AppClient
 
 PASSWORD = "wonderland"
 
@@ -442,9 +442,9 @@ def test_config_refuses_bad_values(
 @pytest.mark.gotools
 def test_notary_cli_reports_the_limit(tmp_path: Path) -> None:
     """Go's CLI fails the token fetch on the 429 and shows our message; other users still work."""
+    from testkit.gotools import require_go_tools  # noqa: PLC0415
+    from testkit.ourserver import OurNotaryServer  # noqa: PLC0415
     from tests.auth.test_notary_cli_token_auth import cli  # noqa: PLC0415 - needs the Go tools
-    from tests.gotools import require_go_tools  # noqa: PLC0415
-    from tests.ourserver import OurNotaryServer  # noqa: PLC0415
 
     require_go_tools()
     issuer = TestIssuer(service="notary-server")

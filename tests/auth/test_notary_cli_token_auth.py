@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.auth.issuer import TestIssuer
-from tests.gotools import AuthNotaryCLI, require_go_tools
-from tests.ourserver import OurNotaryServer
+from testkit.gotools import AuthNotaryCLI, require_go_tools
+from testkit.issuer import TestIssuer
+from testkit.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,8 +16,8 @@ import pytest
 
 from notary_server.app import create_app
 from notary_server.storage.memory import MemoryMetaStore
-from tests.auth.issuer import REALM, SERVICE, TestIssuer
-from tests.server.helpers import GUN, AppClient, dump_store, make_config, publish_new, tuf_url
+from testkit.issuer import REALM, SERVICE, TestIssuer
+from testkit.server_helpers import GUN, AppClient, dump_store, make_config, publish_new, tuf_url
 
 HEX64 = "ab" * 32
 OTHER_GUN = "docker.io/library/other"

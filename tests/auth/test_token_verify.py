@@ -26,7 +26,7 @@ from notary_server.auth.controller import (
     required_access,
 )
 from notary_server.auth.libtrust import jose_b64decode, jose_b64encode, key_id
-from tests.auth.issuer import TestIssuer, der_b64, encode_jwt, make_cert, public_jwk
+from testkit.issuer import TestIssuer, der_b64, encode_jwt, make_cert, public_jwk
 
 GUN = "docker.io/library/alpine"
 PULL = required_access(GUN, ("pull",))

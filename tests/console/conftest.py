@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.auth.issuer import TestIssuer
+from testkit.gotools import AuthNotaryCLI, make_delegation_key, require_go_tools
+from testkit.issuer import TestIssuer
+from testkit.ourserver import OurNotaryServer
 from tests.console.browser import new_driver, require_browser
-from tests.gotools import AuthNotaryCLI, make_delegation_key, require_go_tools
-from tests.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -20,8 +20,8 @@ from notary_server.console.mount import CONTENT_SECURITY_POLICY
 from notary_server.console.settings import ConsoleConfig
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.local import LocalCryptoService
-from tests.auth.issuer import TestIssuer
-from tests.server.helpers import AppClient, make_config, publish_new
+from testkit.issuer import TestIssuer
+from testkit.server_helpers import AppClient, make_config, publish_new
 
 if TYPE_CHECKING:
     from pathlib import Path

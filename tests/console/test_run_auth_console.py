@@ -11,9 +11,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from testkit.gotools import free_port, require_go_tools
 from tests.console.browser import browser_log, new_driver
 from tests.deploy.test_run_embedded import STARTUP_TIMEOUT, _stop, launcher
-from tests.gotools import free_port, require_go_tools
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,7 +1,8 @@
 """Processes for the deployment tests: any service command, started and probed on loopback.
 
 :class:`Service` runs an argv with its output in a log file, waits (bounded) for a
-probe to pass and stops it (SIGTERM, then SIGKILL). The probes check a server's
+probe to pass and stops it (SIGTERM, then SIGKILL), as a ``notary_runtime.processes``
+child (ADR 0030). The probes check a server's
 ``/_notary_server/health`` over HTTPS and a signer's gRPC health over mutual TLS;
 they work for the Go binaries and for ours alike.
 """
@@ -12,23 +13,27 @@ import os
 import ssl
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.gotools import GoToolError, no_proxy_env, stop_process, tail_of
+from notary_runtime.processes import (
+    ChildProcess,
+    NotReadyError,
+    Probe,
+    http_probe,
+    no_proxy_env,
+    tail_of,
+)
+from testkit.gotools import GoToolError
 
 __all__ = [
     "REPO",
     "SCRIPTS",
-    "ProbeFailedError",
     "Service",
     "https_health",
     "python_module",
@@ -41,30 +46,13 @@ SCRIPTS = REPO / "scripts"
 SIGNER_HEALTH_NAMES = ("grpc.health.v1.Health.KeyManagement", "grpc.health.v1.Health.Signer")
 
 
-class ProbeFailedError(Exception):
-    """The service did not answer healthy (yet)."""
-
-
-def https_health(url: str, ca: Path) -> Callable[[], None]:
+def https_health(url: str, ca: Path) -> Probe:
     """A probe: ``GET url/_notary_server/health`` answers 200, trusting ``ca``."""
     context = ssl.create_default_context(cafile=str(ca))
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-    )
-
-    def probe() -> None:
-        try:
-            with opener.open(url + "/_notary_server/health", timeout=3) as response:
-                if response.status == 200:
-                    return
-                raise ProbeFailedError(str(response.status))
-        except (urllib.error.URLError, OSError) as e:
-            raise ProbeFailedError(repr(e)) from e
-
-    return probe
+    return http_probe(url + "/_notary_server/health", context=context)
 
 
-def signer_health(port: int, *, ca: Path, cert: Path, key: Path) -> Callable[[], None]:
+def signer_health(port: int, *, ca: Path, cert: Path, key: Path) -> Probe:
     """A probe: both of Go's health names are SERVING on ``127.0.0.1:port`` (mutual TLS)."""
     credentials = grpc.ssl_channel_credentials(
         root_certificates=ca.read_bytes(),
@@ -79,9 +67,9 @@ def signer_health(port: int, *, ca: Path, cert: Path, key: Path) -> Callable[[],
                 try:
                     reply = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=2)
                 except grpc.RpcError as e:
-                    raise ProbeFailedError(repr(e)) from e
+                    raise NotReadyError(repr(e)) from e
                 if reply.status != health_pb2.HealthCheckResponse.SERVING:
-                    raise ProbeFailedError(f"{name} not serving")
+                    raise NotReadyError(f"{name} not serving")
 
     return probe
 
@@ -114,16 +102,19 @@ def python_module(module: str, *args: str | Path) -> list[str]:
 
 @dataclass
 class Service:
-    """One service process; a context manager that starts it and waits for ``probe``."""
+    """One service process; a context manager that starts it and waits for ``probe``.
+
+    The environment is ours without proxies, plus :attr:`env`; the log is appended to.
+    """
 
     name: str
     argv: Sequence[str | Path]
-    probe: Callable[[], None]
+    probe: Probe
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     startup_timeout: float = 30.0
-    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _process: ChildProcess | None = field(default=None, repr=False)
 
     def __enter__(self) -> Self:
         """Start the process and wait until the probe passes."""
@@ -135,46 +126,21 @@ class Service:
         self.stop()
 
     def start(self) -> None:
-        """Start (environment: ours without proxies, plus :attr:`env`) and wait for health.
+        """Start and wait for health.
 
         Raises:
             GoToolError: the process exited or stayed unhealthy.
         """
-        environment: dict[str, Any] = no_proxy_env(os.environ)
-        environment.update(self.env)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [str(a) for a in self.argv],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.cwd,
-                env=environment,
-            )
-        deadline = time.monotonic() + self.startup_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self._proc = None
-                raise GoToolError(f"{self.name} exited with {code}:\n{self.log}")
-            try:
-                self.probe()
-            except ProbeFailedError as e:
-                last = str(e)
-            else:
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise GoToolError(
-            f"{self.name} not healthy after {self.startup_timeout}s ({last}):\n{self.log}"
+        environment = no_proxy_env(os.environ) | dict(self.env)
+        self._process = ChildProcess(
+            self.name, self.argv, self.log_path, env=environment, cwd=self.cwd, error=GoToolError
         )
+        self._process.start_ready(self.probe, self.startup_timeout, interval=0.2)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """Terminate, then kill after ``timeout``; return the exit status."""
-        proc, self._proc = self._proc, None
-        return stop_process(proc, timeout)
+        process, self._process = self._process, None
+        return process.stop(timeout) if process is not None else None
 
     @property
     def log(self) -> str:

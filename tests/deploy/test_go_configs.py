@@ -38,9 +38,9 @@ from notary_server.config import ConfigError as ServerConfigError
 from notary_server.config import load_config as load_server_config
 from notary_signer.config import load_config as load_signer_config
 from notary_signer.errors import ConfigError as SignerConfigError
+from testkit.gotools import free_port
+from testkit.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.deploy.procs import Service, https_health, python_module, run_checked, signer_health
-from tests.gotools import free_port
-from tests.pg import admin_dsn, create_database, drop_database, require_postgres
 
 GO_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "go_configs"
 # What Go's signer.Dockerfile sets for the signer (the configs name no alias).

@@ -30,6 +30,15 @@ import pytest
 
 from notary_server.storage.migrate import available_migrations as server_migrations
 from notary_signer.keystore.migrate import available_migrations as signer_migrations
+from testkit.gotools import (
+    NOTARY_SERVER_BIN,
+    NOTARY_SIGNER_BIN,
+    NotaryCLI,
+    free_port,
+    make_delegation_key,
+    require_go_tools,
+)
+from testkit.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.deploy.procs import (
     SCRIPTS,
     Service,
@@ -38,16 +47,7 @@ from tests.deploy.procs import (
     run_checked,
     signer_health,
 )
-from tests.gotools import (
-    NOTARY_SERVER_BIN,
-    NOTARY_SIGNER_BIN,
-    NotaryCLI,
-    free_port,
-    make_delegation_key,
-    require_go_tools,
-)
 from tests.interop.pairings import go_migrate, with_sslmode
-from tests.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.signer.gosigner import require_go_signer
 
 pytestmark = [pytest.mark.gotools, pytest.mark.postgres, pytest.mark.timeout(600)]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.gotools import AuthNotaryCLI, free_port, require_go_tools
 from tests.deploy.test_run_embedded import STARTUP_TIMEOUT, _stop, launcher
-from tests.gotools import AuthNotaryCLI, free_port, require_go_tools
 
 pytestmark = [pytest.mark.gotools, pytest.mark.timeout(300)]
 

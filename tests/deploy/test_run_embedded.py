@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.gotools import NotaryCLI, free_port, require_go_tools
 from tests.deploy.procs import SCRIPTS, run_checked
-from tests.gotools import NotaryCLI, free_port, require_go_tools
 
 pytestmark = [pytest.mark.gotools, pytest.mark.timeout(300)]
 

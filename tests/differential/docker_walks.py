@@ -68,15 +68,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.gotools import GoNotaryServer, NotaryServerProcess
-from tests.gotools.common import (
+from testkit.gotools import GoNotaryServer, NotaryServerProcess
+from testkit.gotools.common import (
     DEFAULT_PASSPHRASE,
     PASSPHRASE_ENV_VARS,
     free_port,
     no_proxy_env,
     tail_of,
 )
-from tests.ourserver import OurNotaryServer
+from testkit.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

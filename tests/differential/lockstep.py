@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from testkit.gotools import NotaryCLI
 from tests.differential.model import OWNER, Op
 from tests.differential.observe import Observation, delegation_rows, label_keys, target_rows
 from tests.differential.replay import ReplayLine
 from tests.differential.servers import SIDES, ServerPair
-from tests.gotools import NotaryCLI
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from notary_tuf.keys import PublicKey
-from tests.gotools import make_delegation_key
+from testkit.gotools import make_delegation_key
 
 if TYPE_CHECKING:
     from pathlib import Path

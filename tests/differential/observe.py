@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.gotools import parse_target_list
+from testkit.gotools import parse_target_list
 
 _DELEGATION_COLUMNS = ("ROLE", "PATHS", "KEY IDS", "THRESHOLD")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from testkit.gotools import DEFAULT_PASSPHRASE, PASSPHRASE_ENV_VARS
 from tests.differential.material import FILES_DIR, Material
 from tests.differential.model import Op
-from tests.gotools import DEFAULT_PASSPHRASE, PASSPHRASE_ENV_VARS
 
 _PREAMBLE = """\
 # Replay against one server: SERVER=https://127.0.0.1:PORT CA=/path/to/ca.pem sh replay.sh

@@ -20,8 +20,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
-from tests.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
-from tests.ourserver import OurNotaryServer
+from testkit.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
+from testkit.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from pathlib import Path

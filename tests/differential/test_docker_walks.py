@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from testkit.gotools import require_docker_cli, require_go_tools
 from tests.differential.docker_walks import (
     LAST_SIGNER_WALK,
     READ_ONLY_OPS,
@@ -27,7 +28,6 @@ from tests.differential.docker_walks import (
     tuf_key_id,
     write_foreign_key,
 )
-from tests.gotools import require_docker_cli, require_go_tools
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -22,6 +22,8 @@ import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS
 from notary_tuf.signed import Metadata
+from testkit.gotools import REFERENCE_GUN, ReferenceVectors
+from testkit.repo_builder import RepoBuilder, SigningKey
 from tests.differential.intended import INTENDED_DIFFERENCES
 from tests.differential.mutations import RELEASES, SIGNED, Mutation, Variant
 from tests.differential.servers import ServerPair
@@ -35,8 +37,6 @@ from tests.differential.uploads import (
     catalog,
     run_sweep,
 )
-from tests.gotools import REFERENCE_GUN, ReferenceVectors
-from tests.interop.repo_builder import RepoBuilder, SigningKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -6,7 +6,7 @@ publish, then the mutated second one) and a :class:`~tests.differential.mutation
 Each case runs on a fresh GUN on both servers with the same root, targets,
 snapshot and delegation keys (only the server-held timestamp key, and for the
 ``server`` base the snapshot key, differ), built by
-:class:`tests.interop.repo_builder.RepoBuilder`, which writes the shapes and the
+:class:`testkit.repo_builder.RepoBuilder`, which writes the shapes and the
 byte layout of the Go client.
 
 Compared: the HTTP status and, for an error, ``errors[0].code``.  When both
@@ -44,6 +44,8 @@ from notary_tuf.crypto import PrivateKey
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS
 from notary_tuf.signed import Signature
+from testkit.gotools import Response, multipart_body
+from testkit.repo_builder import RepoBuilder, SigningKey
 from tests.differential.intended import INTENDED_DIFFERENCES
 from tests.differential.mutations import (
     ENVELOPE,
@@ -63,13 +65,11 @@ from tests.differential.mutations import (
     targets_mutations,
 )
 from tests.differential.servers import SIDES, ServerPair
-from tests.gotools import Response, multipart_body
-from tests.interop.repo_builder import RepoBuilder, SigningKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-    from tests.gotools import NotaryServerProcess
+    from testkit.gotools import NotaryServerProcess
 
 
 BASES: Final = ("client", "server", "delegation")

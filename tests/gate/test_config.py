@@ -12,7 +12,7 @@ import pytest
 
 from notary_gate.config import ConfigError, load_config
 from notary_gate.policy import DOCKER_ROLES, EnforceRule, Policy
-from tests.gate.realparts import REPO_ROOT
+from testkit.realparts import REPO_ROOT
 
 MINIMAL: dict[str, Any] = {
     "registry": {"url": "http://127.0.0.1:5000", "name": "registry.example.com"},

@@ -13,8 +13,8 @@ from notary_gate.policy import EnforceRule
 from notary_gate.tuf_client import TUFClient
 from notary_gate.verifier import ManifestRef, Verdict
 from notary_tuf.rolenames import ROOT, TARGETS
+from testkit.repo_builder import SigningKey
 from tests.gate.trust_repos import EXPIRED_TIMESTAMP_AT, TrustServer, manifest_bytes
-from tests.interop.repo_builder import SigningKey
 
 GUN = "registry.example.com/prod/app"
 RULE = EnforceRule(prefix="registry.example.com/prod/")

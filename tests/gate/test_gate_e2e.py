@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.gate.realparts import (
+from testkit.gotools import NotaryCLI, free_port, require_docker_cli, require_go_tools
+from testkit.ourserver import OurNotaryServer
+from testkit.realparts import (
     OCI_MANIFEST,
     DockerTrustPull,
     GateProcess,
@@ -29,8 +31,6 @@ from tests.gate.realparts import (
     require_binaries,
     write_oci_layout,
 )
-from tests.gotools import NotaryCLI, free_port, require_docker_cli, require_go_tools
-from tests.ourserver import OurNotaryServer
 
 pytestmark = pytest.mark.gotools
 

@@ -1,6 +1,6 @@
 """Signed trust data built in process, served to the gate's TUF client from memory.
 
-:class:`ServedRepo` wraps :class:`tests.interop.repo_builder.RepoBuilder` (the
+:class:`ServedRepo` wraps :class:`testkit.repo_builder.RepoBuilder` (the
 client-side files) and adds what the server would make: the timestamp, signed
 with a key the test holds, and the file names the public API serves
 (``root``, ``<n>.root``, ``<role>.<sha256>``, ``timestamp``).
@@ -17,7 +17,7 @@ from typing import Any
 from notary_tuf.generate import next_timestamp, sign_metadata
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
-from tests.interop.repo_builder import RepoBuilder, SigningKey, version_of
+from testkit.repo_builder import RepoBuilder, SigningKey, version_of
 
 __all__ = ["ServedRepo", "TrustServer", "manifest_bytes"]
 

@@ -26,14 +26,14 @@ from notary_tuf.generate import sign_metadata
 from notary_tuf.models import DelegatedRole, Root, Snapshot, Targets
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata, Signature
-from tests.interop.repo_builder import (
+from testkit.repo_builder import (
     RepoBuilder,
     SigningKey,
     expired,
     flip_first_sig_byte,
     tamper_signatures,
 )
-from tests.server.helpers import AppClient, form, new_builder, tuf_url
+from testkit.server_helpers import AppClient, form, new_builder, tuf_url
 
 GUN = "example.com/hardening/app"
 RELEASES = "targets/releases"

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
 from notary_tuf.verify import verify_expiry, verify_signatures
-from tests.server.helpers import tuf_url
+from testkit.server_helpers import tuf_url
 
 if TYPE_CHECKING:
     from notary_tuf.models import Root, Snapshot, Targets, Timestamp
-    from tests.server.helpers import AppClient
+    from testkit.server_helpers import AppClient
 
 
 async def _get(client: AppClient, gun: str, name: str) -> bytes:

@@ -23,8 +23,8 @@ from notary_server.storage.migrate import migrate_postgres, migrate_sqlite
 from notary_server.storage.postgres import PostgresMetaStore, connect
 from notary_server.storage.sqlite import open_sqlite
 from notary_server.trust.local import LocalCryptoService
-from tests.pg import admin_dsn, require_postgres, throwaway_database
-from tests.server.helpers import AppClient, ClientFactory, make_config
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
+from testkit.server_helpers import AppClient, ClientFactory, make_config
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import Any, Final
 from notary_tuf.canonical import canonical_bytes
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.signed import encode_envelope
-from tests.interop.repo_builder import SigningKey, sign_signed
+from testkit.repo_builder import SigningKey, sign_signed
 
 INTERESTING: Final[tuple[Any, ...]] = (
     None,

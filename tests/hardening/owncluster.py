@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Self
 
-from tests.ci import missing_real_part
+from notary_runtime.processes import free_port
+from testkit.ci import missing_real_part
 
 TIMEOUT = 60.0
 
@@ -25,13 +25,6 @@ TIMEOUT = 60.0
 def _binary(name: str) -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
     return found[-1] if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class OwnCluster:
@@ -49,7 +42,7 @@ class OwnCluster:
         self.initdb, self.pg_ctl = initdb, pg_ctl
         self.directory = Path(tempfile.mkdtemp(prefix="notary-own-pg-"))
         self.data = self.directory / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_postgres = os.geteuid() == 0
 
     @property

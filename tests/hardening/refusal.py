@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
+from testkit.server_helpers import form, tuf_url
 from tests.hardening.attacks import publish
 from tests.hardening.state import StoreState, error_of, store_state
-from tests.server.helpers import form, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
-    from tests.interop.repo_builder import RepoBuilder
-    from tests.server.helpers import AppClient
+    from testkit.repo_builder import RepoBuilder
+    from testkit.server_helpers import AppClient
 
 
 @dataclass(frozen=True)

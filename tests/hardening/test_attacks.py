@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
+from testkit.repo_builder import SigningKey, flip_first_sig_byte, tamper_signatures
+from testkit.server_helpers import form, raw_request, tuf_url
 from tests.hardening.attacks import (
     ATTACKS,
     RELEASES,
@@ -30,15 +32,13 @@ from tests.hardening.attacks import (
     published_repo,
 )
 from tests.hardening.state import error_of, report, store_state
-from tests.interop.repo_builder import SigningKey, flip_first_sig_byte, tamper_signatures
-from tests.server.helpers import form, raw_request, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
     from notary_server.storage.memory import MemoryMetaStore
     from notary_server.storage.postgres import PostgresMetaStore
-    from tests.interop.repo_builder import RepoBuilder
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.repo_builder import RepoBuilder
+    from testkit.server_helpers import AppClient, ClientFactory
 
 PG_SUBSET = (
     "rollback-root-equal",

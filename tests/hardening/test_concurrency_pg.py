@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from notary_tuf.rolenames import SNAPSHOT, TARGETS, TIMESTAMP
+from testkit.server_helpers import form, new_builder, tuf_url
 from tests.hardening.attacks import published_repo
 from tests.hardening.chain import verified_chain
 from tests.hardening.state import report
-from tests.server.helpers import form, new_builder, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.postgres import PostgresMetaStore
-    from tests.server.helpers import AppClient
+    from testkit.server_helpers import AppClient
 
 pytestmark = pytest.mark.postgres
 

@@ -23,18 +23,18 @@ from notary_server.storage.migrate import migrate_postgres, migrate_sqlite
 from notary_server.storage.postgres import connect
 from notary_server.storage.sqlite import open_sqlite
 from notary_tuf.rolenames import TARGETS, TIMESTAMP
-from tests.ci import missing_real_part
+from testkit.ci import missing_real_part
+from testkit.server_helpers import form, tuf_url
 from tests.hardening.attacks import publish, published_repo
 from tests.hardening.chain import verified_chain
 from tests.hardening.owncluster import OwnCluster
 from tests.hardening.state import report
-from tests.server.helpers import form, tuf_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.server_helpers import AppClient, ClientFactory
 
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 LOAD_ROUNDS = 30

@@ -30,7 +30,9 @@ from notary_tuf.errors import InvalidRoleNameError, NotaryTufError, ValidationEr
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
 from notary_tuf.validation import validate_update
-from tests.gotools.server import multipart_body
+from testkit.gotools.server import multipart_body
+from testkit.repo_builder import RepoBuilder, SigningKey, sign_signed
+from testkit.server_helpers import form, raw_request, tuf_url
 from tests.hardening.attacks import RELEASES, published_repo
 from tests.hardening.mutate import (
     INTERESTING,
@@ -42,12 +44,10 @@ from tests.hardening.mutate import (
 )
 from tests.hardening.state import report, store_state
 from tests.hardening.test_requests_round2 import raw_post
-from tests.interop.repo_builder import RepoBuilder, SigningKey, sign_signed
-from tests.server.helpers import form, raw_request, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.server.helpers import AppClient
+    from testkit.server_helpers import AppClient
 
 SEED = 20261123
 VALIDATION_INPUTS = 60_000

@@ -35,16 +35,16 @@ from typing import TYPE_CHECKING, Final
 
 from notary_tuf.models import Snapshot
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
+from testkit.repo_builder import SigningKey
+from testkit.server_helpers import form, tuf_url
 from tests.hardening.attacks import RELEASES, publish, published_repo, sign_model
 from tests.hardening.state import error_of, report
-from tests.interop.repo_builder import SigningKey
-from tests.server.helpers import form, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.interop.repo_builder import RepoBuilder
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.repo_builder import RepoBuilder
+    from testkit.server_helpers import AppClient, ClientFactory
 
 SEED: Final = 20261204
 PAIR_CASES: Final = 300

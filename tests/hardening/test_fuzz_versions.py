@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING
 from notary_server.services.updates import MAX_VERSION_LEAD
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.validation import MAX_VERSION
+from testkit.repo_builder import SigningKey, version_of
+from testkit.server_helpers import form, tuf_url
 from tests.hardening.attacks import RELEASES, publish, published_repo, sign_model
 from tests.hardening.state import report, store_state
-from tests.interop.repo_builder import SigningKey, version_of
-from tests.server.helpers import form, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.interop.repo_builder import RepoBuilder
-    from tests.server.helpers import AppClient
+    from testkit.repo_builder import RepoBuilder
+    from testkit.server_helpers import AppClient
 
 SEED = 20261204
 VERSION_INPUTS = 300

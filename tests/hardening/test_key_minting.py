@@ -42,10 +42,10 @@ from notary_signer.keystore.sqlite import open_sqlite
 from notary_signer.servicers import add_servicers
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import SNAPSHOT, TIMESTAMP
+from testkit.ourserver import OurNotaryServer
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
+from testkit.server_helpers import fetch_key, make_config, publish_new, tuf_url
 from tests.interop.pairings import remote_trust_service, signer_on_postgres
-from tests.ourserver import OurNotaryServer
-from tests.pg import admin_dsn, require_postgres, throwaway_database
-from tests.server.helpers import fetch_key, make_config, publish_new, tuf_url
 from tests.signer.conftest import write_tls_files
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from pytest_aiohttp import AiohttpClient
 
     from notary_server.config import ServerConfig
-    from tests.server.helpers import AppClient
+    from testkit.server_helpers import AppClient
 
 CONCURRENT = 20
 GUN = "example.com/minting/app"

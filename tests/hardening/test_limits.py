@@ -21,16 +21,16 @@ import pytest
 from notary_server.config import ConfigError, load_config
 from notary_server.limits import LimitsConfig, RateLimiter
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
+from testkit.server_helpers import make_config, tuf_url
 from tests.hardening.attacks import GUN, Sent, post, publish, published_repo
 from tests.hardening.state import error_of, report, store_state
-from tests.server.helpers import make_config, tuf_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from notary_server.config import ServerConfig
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.server_helpers import AppClient, ClientFactory
 
 GIB = 1024**3
 CHUNK = 64 * 1024

@@ -35,16 +35,16 @@ from notary_server.services import inventory
 from notary_server.services.expiries import FileExpiries, scan_expiring
 from notary_server.services.offloop import IN_THREAD_BYTES, LoopLagProbe
 from notary_tuf.rolenames import TARGETS
+from testkit.server_helpers import make_config, new_builder
 from tests.hardening.attacks import publish
-from tests.server.helpers import make_config, new_builder
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from notary_server.storage.base import MetaStore
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.interop.repo_builder import RepoBuilder
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.repo_builder import RepoBuilder
+    from testkit.server_helpers import AppClient, ClientFactory
 
 GIANT_TARGETS = 4_000
 """Enough targets for a targets file above ``IN_THREAD_BYTES`` (about 1 MB)."""

@@ -15,8 +15,8 @@ from notary_server.config import ConfigError, MetricsConfig, load_config
 from notary_server.metrics_listener import METRICS_PORT_KEY
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.local import LocalCryptoService
-from tests.auth.issuer import TestIssuer
-from tests.server.helpers import make_config
+from testkit.issuer import TestIssuer
+from testkit.server_helpers import make_config
 
 
 async def test_default_is_gos_open_route(

@@ -33,17 +33,17 @@ from notary_server.config import MaintenanceConfig, MetricsConfig, load_config
 from notary_server.logs import JSONFormatter, LogfmtFormatter
 from notary_server.maintenance import resign_pass
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
-from tests.auth.issuer import TestIssuer
-from tests.gotools.server import multipart_body
+from testkit.gotools.server import multipart_body
+from testkit.issuer import TestIssuer
+from testkit.repo_builder import sign_signed
+from testkit.server_helpers import RawResponse, form, make_config, raw_request, tuf_url
 from tests.hardening.attacks import GUN, assert_still_publishable, published_repo
 from tests.hardening.state import error_of, store_state
-from tests.interop.repo_builder import sign_signed
-from tests.server.helpers import RawResponse, form, make_config, raw_request, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.server_helpers import AppClient, ClientFactory
 
 PARENT, LEAF = GUN.rsplit("/", 1)
 

@@ -20,17 +20,17 @@ import pytest
 
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import TARGETS, TIMESTAMP
-from tests.gotools import GoNotaryServer, require_go_tools
-from tests.gotools.server import multipart_body
+from testkit.gotools import GoNotaryServer, require_go_tools
+from testkit.gotools.server import multipart_body
+from testkit.ourserver import OurNotaryServer
+from testkit.repo_builder import RepoBuilder
 from tests.hardening.test_requests_round2 import nested
-from tests.interop.repo_builder import RepoBuilder
-from tests.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.gotools import NotaryServerProcess
-    from tests.gotools.server import Response
+    from testkit.gotools import NotaryServerProcess
+    from testkit.gotools.server import Response
 
 pytestmark = pytest.mark.gotools
 

@@ -36,8 +36,11 @@ from notary_server.limit_settings import (
 from notary_tuf.canonical import parse_json
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from tests.gotools import GoNotaryServer, require_go_tools
-from tests.gotools.server import multipart_body
+from testkit.gotools import GoNotaryServer, require_go_tools
+from testkit.gotools.server import multipart_body
+from testkit.ourserver import OurNotaryServer
+from testkit.repo_builder import RepoBuilder, SigningKey, version_of
+from testkit.server_helpers import make_config, new_builder, tuf_url
 from tests.hardening.attacks import (
     GUN,
     RELEASES,
@@ -49,18 +52,15 @@ from tests.hardening.attacks import (
 )
 from tests.hardening.state import error_of, store_state
 from tests.hardening.test_requests_round2_go import assert_publishable, builder_for, code_of
-from tests.interop.repo_builder import RepoBuilder, SigningKey, version_of
-from tests.ourserver import OurNotaryServer
-from tests.server.helpers import make_config, new_builder, tuf_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from notary_server.config import ServerConfig
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.gotools import NotaryServerProcess
-    from tests.gotools.server import Response
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.gotools import NotaryServerProcess
+    from testkit.gotools.server import Response
+    from testkit.server_helpers import AppClient, ClientFactory
 
 MIB = 1024 * 1024
 LIMIT = DEFAULT_MAX_METADATA_BYTES

@@ -25,15 +25,15 @@ from notary_server.services import updates
 from notary_server.services.updates import MAX_VERSION_LEAD
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.validation import MAX_VERSION
+from testkit.repo_builder import SigningKey, version_of
+from testkit.server_helpers import form, new_builder, tuf_url
 from tests.hardening.attacks import GUN, RELEASES, publish, published_repo, sign_model
 from tests.hardening.refusal import Refusal, assert_refused_unchanged_publishable
-from tests.interop.repo_builder import SigningKey, version_of
-from tests.server.helpers import form, new_builder, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.base import MetaStore
-    from tests.interop.repo_builder import RepoBuilder
-    from tests.server.helpers import AppClient
+    from testkit.repo_builder import RepoBuilder
+    from testkit.server_helpers import AppClient
 
 BAD_TARGETS = Refusal(detail_name="ErrBadTargets")
 BAD_SNAPSHOT = Refusal(detail_name="ErrBadSnapshot")

@@ -19,14 +19,14 @@ import pytest
 from notary_server.storage.migrate import migrate_postgres
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
 from notary_tuf.validation import MAX_VERSION
-from tests.gotools import GoNotaryServer, require_go_tools
+from testkit.gotools import GoNotaryServer, require_go_tools
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 from tests.hardening.test_requests_round2_go import assert_publishable, builder_for
-from tests.pg import admin_dsn, require_postgres, throwaway_database
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.interop.repo_builder import RepoBuilder
+    from testkit.repo_builder import RepoBuilder
 
 pytestmark = [pytest.mark.gotools, pytest.mark.postgres]
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Signature
-from tests.gotools import GoNotaryServer
-from tests.interop.repo_builder import (
+from testkit.gotools import GoNotaryServer
+from testkit.repo_builder import (
     RepoBuilder,
     SigningKey,
     expired,

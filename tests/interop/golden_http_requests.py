@@ -16,8 +16,8 @@ from typing import Any
 
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from tests.gotools import NotaryServerProcess, Response, multipart_body, sha256_hex_from_meta
-from tests.interop.repo_builder import RepoBuilder
+from testkit.gotools import NotaryServerProcess, Response, multipart_body, sha256_hex_from_meta
+from testkit.repo_builder import RepoBuilder
 
 GUN = "example.com/golden/app"
 GUN_ESCAPED = GUN.replace("/", "%2F")

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 import asyncpg
 
 from notary_signer.keystore.migrate import migrate_postgres as migrate_signer_postgres
-from tests.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
-from tests.ourserver import OurNotaryServer
-from tests.pg import admin_dsn, create_database, drop_database, require_postgres
+from testkit.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
+from testkit.ourserver import OurNotaryServer
+from testkit.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.signer.conftest import TLSFiles, write_tls_files
 from tests.signer.gosigner import SignerProcess, require_go_signer
 

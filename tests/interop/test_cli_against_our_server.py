@@ -61,7 +61,7 @@ import asyncpg
 import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from tests.gotools import (
+from testkit.gotools import (
     GoNotaryServer,
     NotaryCLI,
     NotaryServerProcess,
@@ -69,6 +69,8 @@ from tests.gotools import (
     make_delegation_key,
     require_go_tools,
 )
+from testkit.ourserver import OurNotaryServer, StorageKind
+from testkit.repo_builder import fetch_server_key
 from tests.interop.pairings import (
     PAIRINGS,
     SIGNER_ALIAS,
@@ -76,8 +78,6 @@ from tests.interop.pairings import (
     Stack,
     server_with_signer,
 )
-from tests.interop.repo_builder import fetch_server_key
-from tests.ourserver import OurNotaryServer, StorageKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

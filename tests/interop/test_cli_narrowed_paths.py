@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.gotools import NotaryCLI, make_delegation_key, require_go_tools
-from tests.ourserver import OurNotaryServer
+from testkit.gotools import NotaryCLI, make_delegation_key, require_go_tools
+from testkit.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.gotools import NotaryCLI, require_docker_cli, require_go_tools
-from tests.gotools.common import DEFAULT_PASSPHRASE, no_proxy_env
-from tests.ourserver import OurNotaryServer
+from testkit.gotools import NotaryCLI, require_docker_cli, require_go_tools
+from testkit.gotools.common import DEFAULT_PASSPHRASE, no_proxy_env
+from testkit.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,6 +1,6 @@
 """Metadata made and signed by ``notary_tuf`` is accepted by the real Go server and CLI.
 
-Each test builds a repository with :class:`~tests.interop.repo_builder.RepoBuilder`
+Each test builds a repository with :class:`~testkit.repo_builder.RepoBuilder`
 (only ``notary_tuf``'s public API), uploads it to ``/usr/bin/notary-server`` the
 way the Go client does, and has a fresh ``/usr/bin/notary`` client list it: the
 client walks timestamp -> snapshot -> root -> targets, checking every hash,
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS
-from tests.gotools import (
+from testkit.gotools import (
     GoNotaryServer,
     NotaryCLI,
     Response,
@@ -25,7 +25,7 @@ from tests.gotools import (
     cli_factory_for,
     require_go_tools,
 )
-from tests.interop.repo_builder import RepoBuilder, SigningKey, fetch_server_key, version_of
+from testkit.repo_builder import RepoBuilder, SigningKey, fetch_server_key, version_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -31,9 +31,9 @@ import pytest
 
 from notary_tuf.rolenames import SNAPSHOT, TIMESTAMP
 from notary_tuf.signed import Metadata
-from tests.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
-from tests.interop.repo_builder import SigningKey, fetch_server_key
-from tests.ourserver import OurNotaryServer
+from testkit.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
+from testkit.ourserver import OurNotaryServer
+from testkit.repo_builder import SigningKey, fetch_server_key
 from tests.tuf.go_nil_forms import GO_PANICS, REFUSED, Field, Form, Repository, case_id, field_cases
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ detail), and the body where it is deterministic, or its shape where it is not
 (keys, changefeed records, "the body is the bytes we uploaded") -- and one test
 per step compares the two.
 
-The repository is published with :class:`~tests.interop.repo_builder.RepoBuilder`
+The repository is published with :class:`~testkit.repo_builder.RepoBuilder`
 on each server separately (the timestamp key is per server), so checksums and
 key IDs differ between the servers while the observations do not.
 
@@ -35,11 +35,13 @@ import pytest
 
 from notary_server.storage.migrate import migrate
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from tests.gotools import (
+from testkit.gotools import (
     GoNotaryServer,
     NotaryServerProcess,
     require_go_tools,
 )
+from testkit.ourserver import OurNotaryServer
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 from tests.interop.golden_http_requests import (
     GUN,
     GUN_ESCAPED,
@@ -67,8 +69,6 @@ from tests.interop.golden_http_requests import (
     uploaded,
     with_body,
 )
-from tests.ourserver import OurNotaryServer
-from tests.pg import admin_dsn, require_postgres, throwaway_database
 
 pytestmark = pytest.mark.gotools
 

@@ -41,7 +41,10 @@ import pytest
 
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from tests.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
+from testkit.gotools import GoNotaryServer, NotaryServerProcess, require_go_tools
+from testkit.ourserver import OurNotaryServer
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
+from testkit.repo_builder import RepoBuilder
 from tests.interop.pairings import (
     PAIRINGS,
     go_migrate,
@@ -50,9 +53,6 @@ from tests.interop.pairings import (
     signer_on_postgres,
     with_sslmode,
 )
-from tests.interop.repo_builder import RepoBuilder
-from tests.ourserver import OurNotaryServer
-from tests.pg import admin_dsn, require_postgres, throwaway_database
 from tests.signer.conftest import write_tls_files
 
 if TYPE_CHECKING:

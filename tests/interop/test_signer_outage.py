@@ -39,9 +39,9 @@ import asyncpg
 import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from tests.gotools import NotaryCLI, NotaryServerProcess
+from testkit.gotools import NotaryCLI, NotaryServerProcess
+from testkit.repo_builder import RepoBuilder, fetch_server_key
 from tests.interop.pairings import Stack, server_with_signer
-from tests.interop.repo_builder import RepoBuilder, fetch_server_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

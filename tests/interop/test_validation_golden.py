@@ -42,9 +42,9 @@ from notary_tuf.rolenames import (
     parent_role,
 )
 from notary_tuf.validation import ValidatedUpdate, validate_update
-from tests.gotools import GoNotaryServer, Response, require_go_tools
+from testkit.gotools import GoNotaryServer, Response, require_go_tools
+from testkit.repo_builder import signed_of, version_of
 from tests.interop.golden_cases import CASES, OK, Case, Prepared, Verdict, invalid
-from tests.interop.repo_builder import signed_of, version_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -20,15 +20,15 @@ import pytest
 
 from notary_tuf.crypto import PrivateKey
 from notary_tuf.rolenames import ROOT, TARGETS
-from tests.gotools import (
+from testkit.gotools import (
     GoNotaryServer,
     NotaryServerProcess,
     TargetListing,
     cli_factory_for,
     require_go_tools,
 )
-from tests.interop.repo_builder import RepoBuilder, SigningKey, fetch_server_key
-from tests.ourserver import OurNotaryServer
+from testkit.ourserver import OurNotaryServer
+from testkit.repo_builder import RepoBuilder, SigningKey, fetch_server_key
 from tests.tuf.test_certs import PRINTABLE, UTF8, der_key, named_cert
 
 if TYPE_CHECKING:

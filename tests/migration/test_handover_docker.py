@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.admin.cli import admin
-from tests.gotools import (
+from testkit.gotools import (
     GoNotaryServer,
     NotaryCLI,
     free_port,
@@ -33,13 +32,14 @@ from tests.gotools import (
     require_docker_cli,
     require_go_tools,
 )
-from tests.gotools.common import DEFAULT_PASSPHRASE
-from tests.ourserver import OurNotaryServer
+from testkit.gotools.common import DEFAULT_PASSPHRASE
+from testkit.ourserver import OurNotaryServer
+from tests.admin.cli import admin
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.gotools import NotaryServerProcess
+    from testkit.gotools import NotaryServerProcess
 
 pytestmark = pytest.mark.gotools
 

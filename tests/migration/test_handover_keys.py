@@ -22,7 +22,7 @@ from notary_server.handover.keyfiles import (
     open_key_file,
     scan_key_files,
 )
-from tests.gotools import DEFAULT_PASSPHRASE, GoNotaryServer, NotaryCLI, require_go_tools
+from testkit.gotools import DEFAULT_PASSPHRASE, GoNotaryServer, NotaryCLI, require_go_tools
 
 if TYPE_CHECKING:
     from pathlib import Path

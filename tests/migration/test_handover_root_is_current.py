@@ -16,7 +16,7 @@ from notary_server.handover.cli import trusted_roots
 from notary_server.handover.rotation import HandoverError, check_server_root_is_current
 from notary_tuf.crypto import PrivateKey
 from notary_tuf.rolenames import ROOT
-from tests.interop.repo_builder import RepoBuilder
+from testkit.repo_builder import RepoBuilder
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.auth.issuer import TestIssuer
-from tests.gotools import (
+from testkit.gotools import (
     DEFAULT_PASSPHRASE,
     AuthNotaryCLI,
     no_proxy_env,
     require_go_tools,
 )
-from tests.ourserver import OurNotaryServer
+from testkit.issuer import TestIssuer
+from testkit.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.admin.cli import admin, sql
-from tests.gotools import (
+from testkit.gotools import (
     DEFAULT_PASSPHRASE,
     GoNotaryServer,
     NotaryCLI,
@@ -28,7 +27,8 @@ from tests.gotools import (
     no_proxy_env,
     require_go_tools,
 )
-from tests.ourserver import OurNotaryServer, StorageKind
+from testkit.ourserver import OurNotaryServer, StorageKind
+from tests.admin.cli import admin, sql
 
 if TYPE_CHECKING:
     from pathlib import Path

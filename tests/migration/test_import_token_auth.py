@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from testkit.gotools import AuthNotaryCLI, require_go_tools
+from testkit.issuer import TestIssuer
+from testkit.ourserver import OurNotaryServer
 from tests.admin.cli import admin
-from tests.auth.issuer import TestIssuer
-from tests.gotools import AuthNotaryCLI, require_go_tools
 from tests.migration.test_handover_token_auth import LOGIN, PASSWORD, USER, credentials
-from tests.ourserver import OurNotaryServer
 
 if TYPE_CHECKING:
     from pathlib import Path

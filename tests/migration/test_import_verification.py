@@ -24,7 +24,7 @@ from notary_tuf.generate import next_timestamp, sign_metadata
 from notary_tuf.models import Timestamp
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
-from tests.interop.repo_builder import RepoBuilder, SigningKey
+from testkit.repo_builder import RepoBuilder, SigningKey
 
 NOW = datetime.now(UTC)
 GUN = "example.com/import/unit"

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from bench.procfs import TCP_LISTEN, process_tree, socket_ports
-from tests.interop.repo_builder import RepoBuilder, fetch_server_key
-from tests.ourserver import OurNotaryServer
+from testkit.ourserver import OurNotaryServer
+from testkit.repo_builder import RepoBuilder, fetch_server_key
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.gotools.server import NotaryServerProcess
+    from testkit.gotools.server import NotaryServerProcess
 
 __all__ = ["Publisher", "WorkerServer", "psql"]
 
@@ -73,8 +73,8 @@ class WorkerServer(OurNotaryServer):
 
     def worker_pids(self) -> list[int]:
         """The process ids of the supervisor's workers (the process itself with one)."""
-        assert self._proc is not None
-        tree = process_tree(self._proc.pid)
+        assert self.popen is not None
+        tree = process_tree(self.popen.pid)
         return tree if self.workers == 1 else tree[1:]
 
     def _write_config(self, cert_path: Path, key_path: Path) -> None:

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from testkit.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.perf_coherence.helpers import Publisher, WorkerServer, psql, timestamp_names
-from tests.pg import admin_dsn, create_database, drop_database, require_postgres
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.gotools.server import NotaryServerProcess
+    from testkit.gotools.server import NotaryServerProcess
 
 ROUNDS = 15
 

@@ -22,9 +22,9 @@ import trustme
 
 from bench.procfs import TCP_ESTABLISHED, socket_ports
 from notary_signer.config import TLSConfig
-from tests.gotools import require_go_tools
+from testkit.gotools import require_go_tools
+from testkit.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.perf_coherence.helpers import Publisher, WorkerServer, psql
-from tests.pg import admin_dsn, create_database, drop_database, require_postgres
 from tests.signer.conftest import ClientCert, TLSFiles
 from tests.signer.gosigner import SignerProcess, require_go_signer
 
@@ -166,8 +166,8 @@ def test_sighup_reloads_the_certificate_in_every_worker(
             b"".join(blob.bytes() for blob in issued.cert_chain_pems)
         )
         issued.private_key_pem.write_to_path(str(two.workdir / "server.key"))
-        assert two._proc is not None
-        two._proc.send_signal(signal.SIGHUP)  # to the supervisor
+        assert two.popen is not None
+        two.popen.send_signal(signal.SIGHUP)  # to the supervisor
         new_context = ssl.create_default_context()
         ca.configure_trust(new_context)
         # Bounded wait for the workers to handle the signal (no timing assertion).

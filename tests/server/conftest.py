@@ -14,7 +14,7 @@ from notary_server.config import ServerConfig
 from notary_server.storage.base import MetaStore
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.local import LocalCryptoService
-from tests.server.helpers import AppClient, ClientFactory, make_config
+from testkit.server_helpers import AppClient, ClientFactory, make_config
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from notary_server.storage.base import MetaUpdate
 from notary_tuf.gotime import format_go_time
-from tests.server.helpers import GUN, AppClient, publish_new, tuf_url
+from testkit.server_helpers import GUN, AppClient, publish_new, tuf_url
 
 if TYPE_CHECKING:
     from notary_server.storage.memory import MemoryMetaStore

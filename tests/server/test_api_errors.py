@@ -13,7 +13,7 @@ from notary_server.errors import NO_DETAIL, ApiError, ErrorCode, go_json
 from notary_server.middlewares import error_response
 from notary_server.storage import StorageError
 from notary_server.storage.memory import MemoryMetaStore
-from tests.server.helpers import (
+from testkit.server_helpers import (
     GUN,
     JSON_CONTENT_TYPE,
     AppClient,

@@ -13,7 +13,7 @@ from notary_server.storage import StorageError
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.base import TrustServiceError
 from notary_server.trust.local import LocalCryptoService
-from tests.server.helpers import (
+from testkit.server_helpers import (
     GUN,
     JSON_CONTENT_TYPE,
     AppClient,

@@ -25,7 +25,7 @@ from notary_signer import servicers
 from notary_tuf.crypto import PrivateKey
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import SNAPSHOT, TIMESTAMP
-from tests.server.helpers import (
+from testkit.server_helpers import (
     GUN,
     AppClient,
     fetch_key,

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS
-from tests.server.helpers import (
+from testkit.server_helpers import (
     GUN,
     AppClient,
     ClientFactory,

@@ -2,7 +2,7 @@
 docs/protocol.md#publishing, docs/protocol.md#metadata-reads,
 docs/protocol.md#cache-headers and docs/protocol.md#update-validation.
 
-Uploads are built with the test-side :class:`~tests.interop.repo_builder.RepoBuilder`
+Uploads are built with the test-side :class:`~testkit.repo_builder.RepoBuilder`
 (the same files the Go client makes); the store is a ``MemoryMetaStore`` whose
 contents are compared before and after every rejected upload.
 """
@@ -26,7 +26,7 @@ from notary_server.services.updates import VALIDATE_IN_THREAD_BYTES
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
 from notary_tuf.validation import MetaUpdate
-from tests.interop.repo_builder import (
+from testkit.repo_builder import (
     SigningKey,
     flip_first_sig_byte,
     sign_signed,
@@ -34,7 +34,7 @@ from tests.interop.repo_builder import (
     tamper_signatures,
     version_of,
 )
-from tests.server.helpers import (
+from testkit.server_helpers import (
     GUN,
     AppClient,
     ClientFactory,

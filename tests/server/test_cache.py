@@ -24,7 +24,7 @@ from notary_server.storage.notify_postgres import PostgresChangeTracker
 from notary_server.storage.sqlite import open_sqlite
 from notary_tuf.gotime import GoTime
 from notary_tuf.rolenames import ROOT, TARGETS, TIMESTAMP
-from tests.server.helpers import GUN, AppClient, publish_new, tuf_url
+from testkit.server_helpers import GUN, AppClient, publish_new, tuf_url
 from tests.server.storage.conftest import postgres_admin_dsn, postgres_store, server_db_dsn
 
 if TYPE_CHECKING:
@@ -289,6 +289,6 @@ async def test_postgres_listener_loss_disables_the_cache(
 
 
 def _form(parts: dict[str, bytes]) -> object:
-    from tests.server.helpers import multipart  # noqa: PLC0415
+    from testkit.server_helpers import multipart  # noqa: PLC0415
 
     return multipart(parts)

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from tests.gotools import free_port
-from tests.ourserver import OurNotaryServer
-from tests.pg import admin_dsn, require_postgres, throwaway_database
+from testkit.gotools import free_port
+from testkit.ourserver import OurNotaryServer
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 from tests.signer.conftest import ALIAS, ENVIRON, write_tls_files
 from tests.signer.gosigner import SignerProcess
 
@@ -170,7 +170,7 @@ def test_each_request_logged_once_404_names_gun_and_role_shutdown_logged(
     with OurNotaryServer(tmp_path, log_level="info") as server:
         assert server.get_metadata("example.com/absent", "root").status == 404
         assert server.get("/_notary_server/health").status == 200
-        proc = server._proc
+        proc = server.popen
         assert proc is not None
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from notary_server.tls_site import PLAIN_HTTP_ANSWER, looks_like_http
-from tests.gotools import GoNotaryServer, NotaryCLI, require_go_tools
-from tests.ourserver import OurNotaryServer
+from testkit.gotools import GoNotaryServer, NotaryCLI, require_go_tools
+from testkit.ourserver import OurNotaryServer
 
 pytestmark = [pytest.mark.gotools, pytest.mark.timeout(180)]
 

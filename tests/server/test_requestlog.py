@@ -16,7 +16,7 @@ import pytest
 
 from notary_server.logs import JSONFormatter, LogfmtFormatter, RequestContextFilter
 from notary_server.requestlog import request_fields
-from tests.server.helpers import GUN, AppClient, tuf_url, upload
+from testkit.server_helpers import GUN, AppClient, tuf_url, upload
 
 REQUEST_LOGGER = "notary_server.requestlog"
 

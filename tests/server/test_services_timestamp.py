@@ -29,8 +29,8 @@ from notary_server.trust.signing import sign_with_role
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from notary_tuf.signed import Metadata
 from notary_tuf.verify import verify_signatures
-from tests.interop.repo_builder import go_time
-from tests.server.helpers import (
+from testkit.repo_builder import go_time
+from testkit.server_helpers import (
     GUN,
     AppClient,
     ClientFactory,

@@ -27,13 +27,13 @@ import notary_server.services.updates as updates_module
 from notary_server.limit_settings import LimitsConfig
 from notary_server.services.isolation import ISOLATE_BYTES
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
-from tests.server.helpers import make_config, new_builder, tuf_url, upload
+from testkit.server_helpers import make_config, new_builder, tuf_url, upload
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tests.interop.repo_builder import RepoBuilder
-    from tests.server.helpers import AppClient, ClientFactory
+    from testkit.repo_builder import RepoBuilder
+    from testkit.server_helpers import AppClient, ClientFactory
 
 BIG_TARGETS = ISOLATE_BYTES // 150  # about 190 bytes each: well over the threshold
 

@@ -15,12 +15,12 @@ import notary_server.multipart as multipart_module
 import notary_tuf.signed as signed_module
 from notary_server.services.offloop import IN_THREAD_BYTES
 from notary_tuf.rolenames import TARGETS
-from tests.server.helpers import new_builder, publish_new, upload
+from testkit.server_helpers import new_builder, publish_new, upload
 
 if TYPE_CHECKING:
     import pytest
 
-    from tests.server.helpers import AppClient
+    from testkit.server_helpers import AppClient
 
 
 def _record(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any]:

@@ -23,7 +23,7 @@ from notary_server.storage.base import MetaUpdate
 from notary_server.storage.notify import open_tracker
 from notary_server.storage.postgres import PostgresMetaStore
 from notary_tuf.rolenames import SNAPSHOT, TARGETS, TIMESTAMP
-from tests.server.helpers import make_config, publish_new
+from testkit.server_helpers import make_config, publish_new
 from tests.server.storage.conftest import (
     postgres_admin_dsn,
     postgres_store,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from notary_server.storage.base import MetaStore, StoredMeta
     from notary_server.storage.memory import MemoryMetaStore
-    from tests.server.helpers import ClientFactory
+    from testkit.server_helpers import ClientFactory
 
 __all__ = ["postgres_admin_dsn", "postgres_store", "server_db_dsn", "sqlite_store"]
 

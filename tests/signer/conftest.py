@@ -20,7 +20,7 @@ from notary_signer.keystore import MemoryKeyStore
 from notary_signer.keystore.migrate import migrate_postgres
 from notary_signer.keystore.sqlite import open_sqlite
 from notary_signer.server import start_server
-from tests.pg import admin_dsn, require_postgres, throwaway_database
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 
 ALIAS = "timestamp_1"
 PASSPHRASE = "signer-test-passphrase-7f3a"

@@ -1,35 +1,26 @@
 """Run a signer (the Go ``/usr/bin/notary-signer`` or ours) as a process on loopback.
 
-Both are started from a ``signer-config.json`` and waited for through the gRPC
-health service, over mutual TLS, with our generated stubs.
+Both are started from a ``signer-config.json`` as a ``notary_runtime.processes``
+child (ADR 0030) and waited for through the gRPC health service, over mutual TLS
+(``tests.deploy.procs.signer_health``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.ci import missing_real_part
-from tests.gotools import (
-    NOTARY_SIGNER_BIN,
-    GoToolError,
-    free_port,
-    no_proxy_env,
-    stop_process,
-    tail_of,
-)
+from notary_runtime.processes import ChildProcess, free_port, no_proxy_env, tail_of
+from testkit.ci import missing_real_part
+from testkit.gotools import NOTARY_SIGNER_BIN, GoToolError
+from tests.deploy.procs import signer_health
 from tests.signer.conftest import TLSFiles
-
-HEALTH_NAMES = ("grpc.health.v1.Health.KeyManagement", "grpc.health.v1.Health.Signer")
 
 
 def require_go_signer() -> None:
@@ -58,7 +49,7 @@ class SignerProcess:
     env: dict[str, str]
     go: bool = True
     port: int = 0
-    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _process: ChildProcess | None = field(default=None, repr=False)
 
     @property
     def log_path(self) -> Path:
@@ -99,62 +90,34 @@ class SignerProcess:
         self.config_path.write_text(json.dumps(config))
         env = no_proxy_env(os.environ)
         env.update(self.env)
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                self.argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                env=env,
-            )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
+        self._process = ChildProcess(
+            "signer", self.argv(), self.log_path, env=env, cwd=self.workdir, error=GoToolError
+        )
+        probe = signer_health(
+            self.port,
+            ca=self.tls.ca_file,
+            cert=self.tls.client_cert_file,
+            key=self.tls.client_key_file,
+        )
+        self._process.start_ready(probe, timeout=20.0)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _wait_healthy(self, timeout: float = 20.0) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        with sync_channel(self.tls, self.port) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self._proc.poll() is not None:
-                    msg = f"signer exited with {self._proc.returncode}:\n{tail_of(self.log_path)}"
-                    raise GoToolError(msg)
-                try:
-                    statuses = {
-                        stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=2).status
-                        for name in HEALTH_NAMES
-                    }
-                except grpc.RpcError as err:
-                    last = repr(err)
-                else:
-                    if statuses == {health_pb2.HealthCheckResponse.SERVING}:
-                        return
-                time.sleep(0.1)
-        raise GoToolError(f"signer not healthy ({last}):\n{tail_of(self.log_path)}")
-
     def stop(self, timeout: float = 10.0) -> int | None:
-        proc, self._proc = self._proc, None
-        return stop_process(proc, timeout)
+        process, self._process = self._process, None
+        return process.stop(timeout) if process is not None else None
 
     @property
     def running(self) -> bool:
         """Whether the process was started and has not exited."""
-        return self._proc is not None and self._proc.poll() is None
+        return self._process is not None and self._process.running
 
     def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL the process (no graceful shutdown) and reap it."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=timeout)
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill(timeout)
 
     @property
     def log(self) -> str:

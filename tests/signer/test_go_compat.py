@@ -31,7 +31,7 @@ from notary_signer.keystore.migrate import migrate_postgres
 from notary_signer.keystore.postgres import open_postgres
 from notary_tuf.crypto import verify_signature
 from notary_tuf.keys import PublicKey
-from tests.pg import throwaway_database
+from testkit.pg import throwaway_database
 from tests.signer.conftest import TLSFiles
 from tests.signer.gosigner import SignerProcess, require_go_signer, sync_channel
 

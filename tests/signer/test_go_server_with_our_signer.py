@@ -17,7 +17,7 @@ import pytest
 
 from notary_proto import signer_pb2, signer_pb2_grpc
 from notary_tuf.keys import PublicKey
-from tests.gotools import GoNotaryServer, NotaryCLI, require_go_tools
+from testkit.gotools import GoNotaryServer, NotaryCLI, require_go_tools
 from tests.signer.conftest import TLSFiles
 from tests.signer.gosigner import SignerProcess, sync_channel
 

@@ -22,7 +22,7 @@ from notary_signer.errors import PassphraseError
 from notary_signer.keys import KeyService
 from notary_signer.keystore import KeyStore, open_keystore
 from notary_signer.rotate import rotate_passphrase
-from tests.gotools import free_port
+from testkit.gotools import free_port
 from tests.signer.conftest import ALIAS, ENVIRON, TLSFiles
 from tests.signer.gosigner import sync_channel
 

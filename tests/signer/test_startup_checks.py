@@ -23,7 +23,7 @@ from notary_signer.config import Passphrases
 from notary_signer.errors import KeyDecryptionError
 from notary_signer.keys import KeyService
 from notary_signer.keystore import open_keystore
-from tests.pg import admin_dsn, require_postgres, throwaway_database
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 from tests.signer.conftest import ALIAS, ENVIRON, PASSPHRASE, TLSFiles
 from tests.signer.gosigner import SignerProcess
 

@@ -36,7 +36,7 @@ from typing import Any, Final, Literal
 from notary_tuf.canonical import canonical_bytes, html_escape
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS
-from tests.interop.repo_builder import RepoBuilder, SigningKey
+from testkit.repo_builder import RepoBuilder, SigningKey
 
 Form = Literal["null", "empty", "omitted"]
 FORMS: Final[tuple[Form, ...]] = ("null", "empty", "omitted")

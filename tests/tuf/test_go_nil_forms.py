@@ -20,7 +20,7 @@ from notary_tuf.errors import ValidationError
 from notary_tuf.rolenames import SNAPSHOT, TARGETS
 from notary_tuf.signed import Metadata
 from notary_tuf.validation import validate_update
-from tests.interop.repo_builder import SigningKey, sign_signed
+from testkit.repo_builder import SigningKey, sign_signed
 from tests.tuf.go_nil_forms import (
     FIELDS,
     GO_PANICS,

@@ -29,7 +29,7 @@ from notary_tuf.signed import Metadata
 from notary_tuf.verify import check_signatures, verify_signatures
 
 if TYPE_CHECKING:
-    from tests.gotools import ReferenceVectors
+    from testkit.gotools import ReferenceVectors
 
 pytestmark = pytest.mark.gotools
 

@@ -9,7 +9,7 @@ import pytest
 from notary_tuf.errors import ValidationError
 from notary_tuf.rolenames import ROOT, TARGETS
 from notary_tuf.validation import _checked_stored_root, validate_update
-from tests.interop.repo_builder import (
+from testkit.repo_builder import (
     RepoBuilder,
     SigningKey,
     flip_first_sig_byte,

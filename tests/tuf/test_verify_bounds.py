@@ -16,7 +16,7 @@ from notary_tuf.canonical import canonical_bytes
 from notary_tuf.crypto import verify_signature
 from notary_tuf.signed import Envelope, Signature
 from notary_tuf.verify import ATTEMPTS_PER_KEY, check_signatures, verify_signatures
-from tests.interop.repo_builder import SigningKey
+from testkit.repo_builder import SigningKey
 
 if TYPE_CHECKING:
     from notary_tuf.keys import PublicKey

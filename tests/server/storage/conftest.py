@@ -11,7 +11,7 @@ from notary_server.storage.memory import MemoryMetaStore
 from notary_server.storage.migrate import migrate_postgres
 from notary_server.storage.postgres import connect
 from notary_server.storage.sqlite import open_sqlite
-from tests.pg import admin_dsn, require_postgres, throwaway_database
+from testkit.pg import admin_dsn, require_postgres, throwaway_database
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -19,7 +19,7 @@ from notary_server.storage.migrate import (
     migrate_postgres,
 )
 from notary_server.storage.postgres import PostgresMetaStore, connect
-from tests.pg import create_database, drop_database
+from testkit.pg import create_database, drop_database
 from tests.server.storage.go_schema import GO_0001_INITIAL, GO_0002_CHANGEFEED, GOLANG_MIGRATE_TABLE
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Scripted scenarios driving the Go tools, and the ``reference_vectors`` fixture.
 
 Delegation uploads and notary issue #1630: see the package docstring
-(:mod:`tests.gotools`); :class:`DelegationPublishOutcome` records what a server did.
+(:mod:`testkit.gotools`); :class:`DelegationPublishOutcome` records what a server did.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.gotools.cli import (
+from testkit.gotools.cli import (
     CLIFactory,
     NotaryCLI,
     TargetListing,
     cli_factory_for,
     make_delegation_key,
 )
-from tests.gotools.collect import Source, Vector, collect_repository, role_of_label
-from tests.gotools.common import require_go_tools
-from tests.gotools.server import GoNotaryServer, NotaryServerProcess, Response
+from testkit.gotools.collect import Source, Vector, collect_repository, role_of_label
+from testkit.gotools.common import require_go_tools
+from testkit.gotools.server import GoNotaryServer, NotaryServerProcess, Response
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from notary_server.storage import NotFoundError
 from notary_server.storage.base import Change, MetaStore
 from notary_tuf.keys import PublicKey
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
-from tests.interop.repo_builder import RepoBuilder
+from testkit.repo_builder import RepoBuilder
 
 AppClient = TestClient[web.Request, web.Application]
 ClientFactory = Callable[..., Awaitable[AppClient]]

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from tests.ci import missing_real_part
+from testkit.ci import missing_real_part
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,14 +1,14 @@
 """Our notary server as a real process: :class:`OurNotaryServer`.
 
 It runs ``python -m notary_server --config FILE`` on ``127.0.0.1:<free port>``
-with trustme TLS material, like :class:`tests.gotools.GoNotaryServer` runs the
-Debian binary, and offers the same surface (:class:`tests.gotools.NotaryServerProcess`:
+with trustme TLS material, like :class:`testkit.gotools.GoNotaryServer` runs the
+Debian binary, and offers the same surface (:class:`testkit.gotools.NotaryServerProcess`:
 ``url``, ``ca_path``, ``request``, ``get``, ``get_metadata``, ``upload``), so the
 interop tests drive either server, or both, the same way.
 
 Storage: ``memory``; ``sqlite3`` (a database file in the work directory); or
 ``postgres``, where each server gets its own throwaway database from
-:mod:`tests.pg` (dropped on stop) unless ``db_url`` names one. A PostgreSQL that
+:mod:`testkit.pg` (dropped on stop) unless ``db_url`` names one. A PostgreSQL that
 cannot be reached skips the test, or fails it when ``CI=true``. The schema is
 created with ``python -m notary_server migrate`` before the server starts.
 
@@ -24,8 +24,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
-from tests.gotools import GoToolError, NotaryServerProcess
-from tests.pg import admin_dsn, create_database, drop_database, require_postgres
+from testkit.gotools import GoToolError, NotaryServerProcess
+from testkit.pg import admin_dsn, create_database, drop_database, require_postgres
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -66,7 +66,7 @@ class OurNotaryServer(NotaryServerProcess):
         ``trust_service`` replaces the ``{"type": "local"}`` section (e.g. Go's
         ``remote`` keys for a signer), and ``extra_config`` is merged into the top
         level of the configuration (e.g. ``{"auth": {...}}``), as
-        :class:`tests.gotools.GoNotaryServer` does.
+        :class:`testkit.gotools.GoNotaryServer` does.
 
         Raises:
             ValueError: ``storage`` is not one of the three backends.

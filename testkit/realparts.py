@@ -4,6 +4,8 @@
   serving a filesystem store under the test's directory over plain HTTP on a
   free loopback port.
 * :class:`GateProcess`: ``python -m notary_gate`` in front of it.
+
+Both run as ``notary_runtime.processes`` children (ADR 0030).
 * :func:`write_oci_layout`: a one-layer image in the OCI layout format, made
   from nothing but bytes (a tar with one file, a config, a manifest).
 * :class:`Skopeo`: ``skopeo copy`` with no credentials, no TLS and its own
@@ -25,17 +27,17 @@ import ssl
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.ci import missing_real_part
-from tests.gotools import GoToolError, free_port, no_proxy_env, stop_process, tail_of
+from notary_runtime.processes import ChildProcess, free_port, http_probe, no_proxy_env, tail_of
+from testkit.ci import missing_real_part
+from testkit.gotools import GoToolError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 REGISTRY_BIN = "docker-registry"
 SKOPEO_BIN = "skopeo"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -76,30 +78,17 @@ _UNVERIFIED.check_hostname = False
 _UNVERIFIED.verify_mode = ssl.CERT_NONE  # only to see that the port answers
 
 
-def _wait_until_answers(url: str, proc: subprocess.Popen[bytes], log: Path, name: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise GoToolError(f"{name} exited with {proc.returncode}:\n{tail_of(log)}")
-        try:
-            http("GET", url, timeout=2.0, context=_UNVERIFIED)
-        except OSError:
-            time.sleep(0.1)
-            continue
-        return
-    raise GoToolError(f"{name} did not answer within {STARTUP_TIMEOUT}s:\n{tail_of(log)}")
-
-
 class _Process:
+    """A program on a loopback port (kept across restarts), ready once a GET answers."""
+
     name = "process"
+    scheme = "http"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = 0
         self.log_path = workdir / f"{self.name}.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    scheme = "http"
+        self._process: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -108,6 +97,12 @@ class _Process:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The process ID (after :meth:`start`)."""
+        assert self._process is not None
+        return self._process.pid
 
     def _command(self) -> list[str]:
         raise NotImplementedError
@@ -122,20 +117,23 @@ class _Process:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port()
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                self._command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                env=self._environment(),
-            )
-        _wait_until_answers(self.url + self._probe_path(), self._proc, self.log_path, self.name)
+        self._process = ChildProcess(
+            self.name,
+            self._command(),
+            self.log_path,
+            env=self._environment(),
+            cwd=self.workdir,
+            error=GoToolError,
+        )
+        probe = http_probe(
+            self.url + self._probe_path(), context=_UNVERIFIED, any_status=True, timeout=2.0
+        )
+        self._process.start_ready(probe, STARTUP_TIMEOUT)
 
     def stop(self) -> None:
-        stop_process(self._proc)
-        self._proc = None
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop()
 
     def log(self) -> str:
         return tail_of(self.log_path, 20000)

@@ -7,7 +7,6 @@ import os
 import secrets
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -16,14 +15,14 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple, Self
 
 import trustme
 
-from tests.gotools.common import (
-    NOTARY_SERVER_BIN,
-    GoToolError,
-    free_port,
+from notary_runtime.processes import (
+    ChildProcess,
+    NotReadyError,
     no_proxy_env,
-    stop_process,
+    start_on_free_port,
     tail_of,
 )
+from testkit.gotools.common import NOTARY_SERVER_BIN, GoToolError
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -41,13 +40,14 @@ class Response(NamedTuple):
 class NotaryServerProcess:
     """A notary server process on ``127.0.0.1:<free port>`` over TLS, and an HTTPS client for it.
 
-    The shared surface of :class:`GoNotaryServer` and ``tests.ourserver.OurNotaryServer``
+    The shared surface of :class:`GoNotaryServer` and ``testkit.ourserver.OurNotaryServer``
     (``url``, ``ca_path``, ``request``, ``get``, ``get_metadata``, ``upload``), so a
     test can drive either server the same way.  A subclass says how to configure
     and launch its process (:meth:`_write_config`, :meth:`_command`, optionally
-    :meth:`_prepare`); this class writes the trustme TLS material, retries on a port
-    race, waits (bounded) for ``/_notary_server/health`` and stops the process
-    (terminate, then kill).
+    :meth:`_prepare`); this class writes the trustme TLS material and runs it as a
+    ``notary_runtime.processes.ChildProcess`` (ADR 0030): on a free port (another
+    one if that was taken meanwhile), waited for (bounded) on
+    ``/_notary_server/health``, stopped with terminate, then kill.
     """
 
     name = "notary server"
@@ -60,7 +60,7 @@ class NotaryServerProcess:
         self.ca_path = workdir / "ca.pem"
         self.config_path = workdir / "server-config.json"
         self.log_path = workdir / "server.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._process: ChildProcess | None = None
         self._ssl: ssl.SSLContext | None = None
 
     @property
@@ -120,59 +120,43 @@ class NotaryServerProcess:
         """Write config and TLS files, start the process, wait for health."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = self._write_tls()
-        last_error = ""
-        for attempt in range(3):  # the free port may be taken in between: retry
-            self.port = free_port()
-            self._write_config(cert_path, key_path)
-            if attempt == 0:
-                self._prepare()
-            with self.log_path.open("wb") as log:
-                self._proc = subprocess.Popen(
-                    self._command(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.workdir,
-                    env=self._environment(),
-                )
-            try:
-                self._wait_healthy()
-            except GoToolError as err:
-                last_error = str(err)
-                self.stop()
-                if "address already in use" not in last_error.lower():
-                    raise
-            else:
-                return
-        raise GoToolError(last_error)
+        prepared = False
 
-    def _wait_healthy(self) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + self.startup_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                msg = f"{self.name} exited with {self._proc.returncode}:\n{tail_of(self.log_path)}"
-                raise GoToolError(msg)
-            try:
-                status, _, body = self.get("/_notary_server/health", timeout=2.0)
-            except OSError as err:
-                last = repr(err)
-            else:
-                if status == 200:
-                    return
-                last = f"{status} {body!r}"
-            time.sleep(0.1)
-        msg = (
-            f"{self.name} not healthy after {self.startup_timeout}s ({last}):\n"
-            f"{tail_of(self.log_path)}"
-        )
-        raise GoToolError(msg)
+        def launch(port: int) -> None:
+            nonlocal prepared
+            self.port = port
+            self._write_config(cert_path, key_path)
+            if not prepared:
+                self._prepare()
+                prepared = True
+            self._process = ChildProcess(
+                self.name,
+                self._command(),
+                self.log_path,
+                env=self._environment(),
+                cwd=self.workdir,
+                truncate_log=True,
+                error=GoToolError,
+            )
+            self._process.start_ready(self._probe_health, self.startup_timeout)
+
+        start_on_free_port(launch)
+
+    def _probe_health(self) -> None:
+        status, _, body = self.get("/_notary_server/health", timeout=2.0)
+        if status != 200:
+            raise NotReadyError(f"{status} {body!r}")
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        """The running process (None before :meth:`start` and after :meth:`stop`)."""
+        return self._process.popen if self._process is not None else None
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the server, killing it if it does not exit in ``timeout``."""
-        proc, self._proc = self._proc, None
-        stop_process(proc, timeout)
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop(timeout)
 
     @property
     def log(self) -> str:

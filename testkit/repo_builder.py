@@ -38,7 +38,7 @@ from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP, parent_role
 from notary_tuf.signed import Envelope, Metadata, Signature, encode_envelope
 
 if TYPE_CHECKING:
-    from tests.gotools import NotaryServerProcess
+    from testkit.gotools import NotaryServerProcess
 
 ROOT_CERT_LIFETIME = timedelta(days=3650)
 

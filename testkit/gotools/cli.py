@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.gotools.common import (
+from testkit.gotools.common import (
     DEFAULT_PASSPHRASE,
     NOTARY_BIN,
     PASSPHRASE_ENV_VARS,
@@ -25,7 +25,7 @@ from tests.gotools.common import (
 )
 
 if TYPE_CHECKING:
-    from tests.gotools.server import NotaryServerProcess
+    from testkit.gotools.server import NotaryServerProcess
 
 
 class TargetListing(NamedTuple):

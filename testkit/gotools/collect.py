@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from tests.gotools.common import GoToolError
+from testkit.gotools.common import GoToolError
 
 if TYPE_CHECKING:
-    from tests.gotools.server import NotaryServerProcess
+    from testkit.gotools.server import NotaryServerProcess
 
 _MAX_VERSION_WALK = 1000
 

@@ -12,7 +12,7 @@ Main entry points:
 
 * :class:`GoNotaryServer` -- context manager running ``notary-server`` on loopback;
   its base :class:`NotaryServerProcess` is the surface shared with our server
-  (``tests.ourserver.OurNotaryServer``).
+  (``testkit.ourserver.OurNotaryServer``).
 * :class:`NotaryCLI` -- runs ``notary`` with its own trust dir, never prompting.
 * :func:`collect_repository` -- fetches everything the server serves for a GUN.
 * :func:`run_reference_scenario` and :func:`run_server_managed_snapshot_scenario`.
@@ -31,7 +31,7 @@ a part named ``x/targets/releases`` gets ``INVALID_ROLE`` with detail
 (:class:`DelegationPublishOutcome`) and carries on should a server refuse it.
 """
 
-from tests.gotools.cli import (
+from testkit.gotools.cli import (
     AuthNotaryCLI,
     CLIFactory,
     DelegationKey,
@@ -41,14 +41,14 @@ from tests.gotools.cli import (
     make_delegation_key,
     parse_target_list,
 )
-from tests.gotools.collect import (
+from testkit.gotools.collect import (
     Source,
     Vector,
     collect_repository,
     role_of_label,
     sha256_hex_from_meta,
 )
-from tests.gotools.common import (
+from testkit.gotools.common import (
     APT_HINT,
     DEFAULT_PASSPHRASE,
     NOTARY_BIN,
@@ -64,7 +64,7 @@ from tests.gotools.common import (
     stop_process,
     tail_of,
 )
-from tests.gotools.scenario import (
+from testkit.gotools.scenario import (
     REFERENCE_GUN,
     REFERENCE_GUN_SERVER_SNAPSHOT,
     DelegationPublishOutcome,
@@ -76,7 +76,7 @@ from tests.gotools.scenario import (
     run_reference_scenario,
     run_server_managed_snapshot_scenario,
 )
-from tests.gotools.server import (
+from testkit.gotools.server import (
     GoNotaryServer,
     NotaryServerProcess,
     Response,
