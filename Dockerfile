@@ -17,6 +17,8 @@ COPY notary_proto ./notary_proto
 COPY notary_runtime ./notary_runtime
 COPY notary_server ./notary_server
 COPY notary_signer ./notary_signer
+COPY notary_gate ./notary_gate
+COPY migrations ./migrations
 RUN pip install . && rm -rf build *.egg-info
 # The compose health checks (stdlib + grpcio, no project imports).
 COPY scripts/healthcheck.py ./scripts/healthcheck.py

@@ -1,7 +1,8 @@
 """Schema migrations recorded the way golang-migrate records them, for either service.
 
-Each service ships numbered ``.sql`` files under ``<package>/migrations/<dialect>/``
-as package data (``0001_initial.sql``…) and describes itself with a
+Each service ships numbered ``.sql`` files under ``<package>/<dialect>/`` as
+package data (``0001_initial.sql``…; the package is mapped from the top-level
+``migrations/<service>/``, ADR 0029) and describes itself with a
 :class:`Migrator`: where the files are, which tables show that a version was
 applied, its PostgreSQL advisory lock, and its exception classes.
 
@@ -73,7 +74,7 @@ class Migrator:
     """The schema migrations of one service's database.
 
     Attributes:
-        package: the package whose ``migrations/<dialect>/`` folder holds the files.
+        package: the package whose ``<dialect>/`` folder holds the files.
         markers: version → a table whose presence shows that version was
             applied, for baselining a database without a version row.
         lock_id: the PostgreSQL advisory lock: one migrator at a time per database.
@@ -96,7 +97,7 @@ class Migrator:
     def available(self, dialect: Dialect) -> list[Migration]:
         """Return the migrations shipped for ``dialect``, in version order."""
         found = []
-        for entry in (resources.files(self.package) / "migrations" / dialect).iterdir():
+        for entry in (resources.files(self.package) / dialect).iterdir():
             match = _FILE_NAME.match(entry.name)
             if match:
                 text = entry.read_text(encoding="utf-8")

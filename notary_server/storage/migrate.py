@@ -1,7 +1,8 @@
 """Schema migrations for the server's SQL stores, recorded the way golang-migrate records them.
 
-The numbered ``.sql`` files under ``migrations/<backend>/`` ship as package
-data. PostgreSQL's are Go notary 0.7's own DDL (``migrations/server/postgresql``);
+The numbered ``.sql`` files under ``migrations/server/<backend>/`` ship as package
+data (``notary_server._migrations``, ADR 0029). PostgreSQL's are Go notary 0.7's own
+DDL (Go's ``migrations/server/postgresql``);
 SQLite's reproduce the tables gorm's AutoMigrate creates for Go's sqlite3
 backend, which Go never migrated with files.
 
@@ -38,7 +39,7 @@ class MigrationError(StorageError):
 
 
 MIGRATOR: Final = Migrator(
-    package=__package__ or "notary_server.storage",
+    package="notary_server._migrations",  # migrations/server/ (ADR 0029)
     # Tables whose presence shows that a version was applied (baselining).
     markers={1: "tuf_files", 2: "changefeed"},
     lock_id=0x6E6F74617279,  # "notary": one migrator at a time per database

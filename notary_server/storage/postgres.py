@@ -1,7 +1,7 @@
 """The PostgreSQL metadata store on asyncpg (port of Go ``server/storage/sqldb.go``).
 
 It reads and writes Go notary 0.7's schema unchanged (``tuf_files``,
-``changefeed``; see ``migrations/postgresql``), so a Go server's database can
+``changefeed``; see ``migrations/server/postgresql``), so a Go server's database can
 be served, and the other way round. It does not create or migrate the schema:
 that is an explicit step (:func:`notary_server.storage.migrate.migrate_postgres`),
 as with Go's golang-migrate.

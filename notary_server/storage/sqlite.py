@@ -1,7 +1,7 @@
 """The SQLite metadata store: stdlib :mod:`sqlite3` on one dedicated thread.
 
 Port of Go ``server/storage/sqldb.go`` as Go runs it with the ``sqlite3``
-backend. The schema is the one gorm creates for Go (``migrations/sqlite``), so
+backend. The schema is the one gorm creates for Go (``migrations/server/sqlite``), so
 a Go server's database file can be served and the other way round; times are
 stored as text in go-sqlite3's layout and read back in any of its layouts.
 

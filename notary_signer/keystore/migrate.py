@@ -1,7 +1,8 @@
 """Schema migrations for the signer's SQL key stores, recorded as golang-migrate does.
 
-The numbered ``.sql`` files under ``migrations/<dialect>/`` ship as package
-data. PostgreSQL's is Go notary 0.7's own DDL (``migrations/signer/postgresql``);
+The numbered ``.sql`` files under ``migrations/signer/<dialect>/`` ship as package
+data (``notary_signer._migrations``, ADR 0029). PostgreSQL's is Go notary 0.7's own
+DDL (Go's ``migrations/signer/postgresql``);
 SQLite's reproduces the table gorm creates for Go's ``GormPrivateKey``.
 
 The runner is :class:`notary_runtime.migrate.Migrator` (shared with the
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 MIGRATOR: Final = Migrator(
-    package=__package__ or "notary_signer.keystore",
+    package="notary_signer._migrations",  # migrations/signer/ (ADR 0029)
     markers={1: "private_keys"},
     lock_id=0x6E6F7461727973,  # "notarys": one signer migrator at a time per database
     error=KeyStoreError,

@@ -1,8 +1,8 @@
 """The PostgreSQL key store (asyncpg), on Go's ``private_keys`` table.
 
 Port of Go ``signer/keydbstore/sql_keydbstore.go`` for the ``postgres``
-backend, on the schema of ``migrations/signer/postgresql`` (our copy:
-``migrations/postgresql``), so a Go signer's database can be used as it is and
+backend, on the schema of Go's ``migrations/signer/postgresql`` (ours is at the
+same path), so a Go signer's database can be used as it is and
 the other way round. The ``timestamp`` columns hold UTC without a zone.
 
 SQL is written by hand with ``$n`` parameters; each write is a single

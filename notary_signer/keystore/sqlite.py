@@ -1,7 +1,7 @@
 """The SQLite key store: stdlib :mod:`sqlite3` on one dedicated thread.
 
 Port of Go ``signer/keydbstore/sql_keydbstore.go`` for the ``sqlite3``
-backend, on the table gorm creates for Go (``migrations/sqlite``). Times are
+backend, on the table gorm creates for Go (``migrations/signer/sqlite``). Times are
 stored as go-sqlite3 writes ``time.Time`` (``2006-01-02 15:04:05.999999999+00:00``).
 Go binds its string columns as TEXT holding raw bytes, so text is read back
 as bytes here (``text_factory = bytes``).
