@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from notary_server.config import CachingConfig, MetadataCacheConfig, ServerConfig
     from notary_server.routes import CacheKind
     from notary_server.services.current import MetadataReader
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from notary_server.trust.base import CryptoService
 
 __all__ = ["create_app", "dispatch"]
@@ -125,7 +125,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 def create_app(
     config: ServerConfig,
     *,
-    store: MetaStore | None = None,
+    store: Backend | None = None,
     crypto: CryptoService | None = None,
 ) -> web.Application:
     """Build the application.

@@ -12,24 +12,28 @@ import os
 import socket
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, Protocol, TextIO
 
 from notary_server.admin import purge_import
 from notary_server.config import ConfigError, ServerConfig, load_config
-from notary_server.services.inventory import scan_expiring, summarize
+from notary_server.services.inventory import InventoryStore, scan_expiring, summarize
 from notary_server.services.retention import RetentionPolicy, apply_plan, plan_retention
 from notary_server.storage import StorageError, open_store
 from notary_server.storage._common import utcnow
-from notary_server.storage.base import Audit, AuditEvent
+from notary_server.storage.base import Audit, AuditEvent, MetaStore
+from notary_server.storage.capabilities import AuditLog, Inventory, Pruning
 
 if TYPE_CHECKING:
     import argparse
-
-    from notary_server.storage.base import MetaStore
+    from collections.abc import Awaitable, Callable, Mapping
 
 __all__ = ["format_duration", "format_size", "format_time", "plural", "run_admin"]
 
 PROG = "notary_server admin"
+
+
+class AdminStore(MetaStore, Inventory, Pruning, AuditLog, Protocol):
+    """What ``list``, ``show``, ``expiring`` and ``gc`` need: listings, pruning, the audit log."""
 
 
 def format_time(moment: datetime | None) -> str:
@@ -73,7 +77,7 @@ def _audit(args: argparse.Namespace) -> Audit:
     return Audit(actor=actor, client_addr=f"cli@{socket.gethostname()}")
 
 
-async def _cmd_list(store: MetaStore, _args: argparse.Namespace, out: TextIO) -> int:
+async def _cmd_list(store: InventoryStore, _args: argparse.Namespace, out: TextIO) -> int:
     guns = await store.list_guns()
     out.write(f"{'GUN':40} {'ROLE':24} {'VERSIONS':>8} {'CURRENT':>7} {'SIZE':>10}  EXPIRES\n")
     for gun in guns:
@@ -87,7 +91,7 @@ async def _cmd_list(store: MetaStore, _args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-async def _cmd_show(store: MetaStore, args: argparse.Namespace, out: TextIO) -> int:
+async def _cmd_show(store: AdminStore, args: argparse.Namespace, out: TextIO) -> int:
     summary = await summarize(store, args.gun)
     if not summary.roles:
         out.write(f"{args.gun}: no metadata stored\n")
@@ -126,7 +130,7 @@ async def _cmd_show(store: MetaStore, args: argparse.Namespace, out: TextIO) -> 
     return 0
 
 
-async def _cmd_expiring(store: MetaStore, args: argparse.Namespace, out: TextIO) -> int:
+async def _cmd_expiring(store: InventoryStore, args: argparse.Namespace, out: TextIO) -> int:
     now = datetime.now(UTC)
     items = await scan_expiring(store, now=now, within=args.within)
     for item in items:
@@ -141,7 +145,7 @@ async def _cmd_expiring(store: MetaStore, args: argparse.Namespace, out: TextIO)
     return 0
 
 
-async def _cmd_gc(store: MetaStore, args: argparse.Namespace, out: TextIO) -> int:
+async def _cmd_gc(store: AdminStore, args: argparse.Namespace, out: TextIO) -> int:
     policy = RetentionPolicy(keep_versions=args.keep_versions, keep_days=args.keep_days)
     total = freed = 0
     for gun in args.guns or await store.list_guns():
@@ -172,7 +176,9 @@ async def _cmd_gc(store: MetaStore, args: argparse.Namespace, out: TextIO) -> in
     return 0
 
 
-_COMMANDS = {
+_COMMANDS: Final[
+    Mapping[str, Callable[[AdminStore, argparse.Namespace, TextIO], Awaitable[int]]]
+] = {
     "list": _cmd_list,
     "show": _cmd_show,
     "expiring": _cmd_expiring,

@@ -7,7 +7,7 @@ import ssl
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
@@ -22,10 +22,11 @@ from notary_server.services.importer import (
     plan_import,
     verify_repository,
 )
-from notary_server.services.purge import execute_purge, plan_purge
+from notary_server.services.purge import PurgeStore, execute_purge, plan_purge
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
 from notary_server.storage._common import sha256_hex, utcnow
-from notary_server.storage.base import AuditEvent
+from notary_server.storage.base import AuditEvent, MetaStore
+from notary_server.storage.capabilities import AuditLog, Inventory
 from notary_server.trust.base import TrustServiceError
 from notary_server.trust.remote import open_remote
 from notary_tuf.rolenames import TIMESTAMP
@@ -36,12 +37,16 @@ if TYPE_CHECKING:
 
     from notary_server.config import ServerConfig
     from notary_server.services.purge import PurgePlan
-    from notary_server.storage.base import Audit, MetaStore
+    from notary_server.storage.base import Audit
     from notary_server.trust.base import CryptoService
 
 __all__ = ["import_guns", "purge"]
 
 FETCH_TIMEOUT = 60.0
+
+
+class ImportStore(MetaStore, Inventory, AuditLog, Protocol):
+    """What an import needs: Go's reads and atomic write, the stored versions, the audit log."""
 
 
 def _print_plan(plan: PurgePlan, out: TextIO, *, dry_run: bool) -> None:
@@ -72,7 +77,7 @@ def _confirmed(gun: str) -> bool:
 
 
 async def purge(
-    store: MetaStore, config: ServerConfig, args: argparse.Namespace, out: TextIO, audit: Audit
+    store: PurgeStore, config: ServerConfig, args: argparse.Namespace, out: TextIO, audit: Audit
 ) -> int:
     """``admin purge``: plan, show, confirm, execute, report."""
     table = (
@@ -106,7 +111,7 @@ async def purge(
     return 0
 
 
-async def _stored_roles(store: MetaStore, gun: str) -> dict[str, StoredRole]:
+async def _stored_roles(store: Inventory, gun: str) -> dict[str, StoredRole]:
     versions: dict[str, dict[int, str]] = {}
     for info in await store.list_files(gun):
         versions.setdefault(info.role, {})[info.version] = info.sha256
@@ -114,7 +119,7 @@ async def _stored_roles(store: MetaStore, gun: str) -> dict[str, StoredRole]:
 
 
 async def _import_one(
-    store: MetaStore, source: ImportSource, gun: str, audit: Audit
+    store: ImportStore, source: ImportSource, gun: str, audit: Audit
 ) -> ImportOutcome:
     fetched = await fetch_repository(source, gun)
     verified = verify_repository(fetched, now=utcnow())
@@ -169,7 +174,9 @@ def _read_guns(args: argparse.Namespace) -> list[str]:
     return list(dict.fromkeys(g for g in guns if g and not g.startswith("#")))
 
 
-async def import_guns(store: MetaStore, args: argparse.Namespace, out: TextIO, audit: Audit) -> int:
+async def import_guns(
+    store: ImportStore, args: argparse.Namespace, out: TextIO, audit: Audit
+) -> int:
     """``admin import``: one progress line per GUN and a summary; exit 1 if any failed."""
     context = ssl.create_default_context(cafile=str(args.ca) if args.ca else None)
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)

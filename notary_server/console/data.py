@@ -15,22 +15,30 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from notary_server.services.current import get_current, parse_stored
-from notary_server.services.inventory import certificate_end, root_certificate_ends, summarize
+from notary_server.services.inventory import (
+    InventoryStore,
+    certificate_end,
+    root_certificate_ends,
+    summarize,
+)
 from notary_server.storage import NotFoundError, StorageError
+from notary_server.storage.base import MetaStore
+from notary_server.storage.capabilities import AuditLog, BulkReads, Inventory
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from notary_server.console.session import Principal
-    from notary_server.storage.base import AuditEvent, Change, MetaStore, StoredMeta
+    from notary_server.storage.base import AuditEvent, Change, StoredMeta
     from notary_tuf.models.targets import DelegatedRole, Targets
 
 __all__ = [
     "RELEASED_SIGNER",
+    "ConsoleStore",
     "Delegation",
     "Expiry",
     "RepoDetail",
@@ -52,6 +60,10 @@ MAX_ROLES: Final = 1000
 """Delegated roles walked at most per repository (a bound, as the client's own walk)."""
 WEEK: Final = timedelta(days=7)
 MONTH: Final = timedelta(days=30)
+
+
+class ConsoleStore(MetaStore, BulkReads, Inventory, AuditLog, Protocol):
+    """What the pages read: Go's reads, a page's files in bulk, the listings, the audit log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +260,7 @@ def _publisher_at(changes: Sequence[Change], moment: datetime) -> str:
 
 
 async def _roots(
-    store: MetaStore, gun: str, changes: Sequence[Change], now: datetime
+    store: InventoryStore, gun: str, changes: Sequence[Change], now: datetime
 ) -> list[RootVersion]:
     versions = []
     for info in await store.list_files(gun):
@@ -279,7 +291,7 @@ async def _root_certificates(store: MetaStore, gun: str, now: datetime) -> list[
     return [(keyid, expiry(end, now)) for keyid, end in sorted(root_certificate_ends(root))]
 
 
-async def _roles(store: MetaStore, gun: str, now: datetime) -> tuple[tuple[str, Expiry], ...]:
+async def _roles(store: InventoryStore, gun: str, now: datetime) -> tuple[tuple[str, Expiry], ...]:
     summary = await summarize(store, gun)
     return tuple((role.role, expiry(role.expires, now)) for role in summary.roles)
 
@@ -298,7 +310,7 @@ def _parsed(role: str, row: StoredMeta | None) -> Any:
         return None
 
 
-async def _current_files(store: MetaStore, guns: Sequence[str]) -> dict[tuple[str, str], Any]:
+async def _current_files(store: BulkReads, guns: Sequence[str]) -> dict[tuple[str, str], Any]:
     """Every current file of ``guns`` as a consistent reader sees it, parsed, in a few queries.
 
     One query for the timestamps, one for the snapshots they name, one per role
@@ -332,7 +344,7 @@ async def _current_files(store: MetaStore, guns: Sequence[str]) -> dict[tuple[st
     return files
 
 
-async def page_rows(store: MetaStore, guns: Sequence[str], now: datetime) -> list[RepoRow]:
+async def page_rows(store: ConsoleStore, guns: Sequence[str], now: datetime) -> list[RepoRow]:
     """The Repositories page's rows for ``guns``, read in batches.
 
     Raises:
@@ -375,7 +387,7 @@ async def page_rows(store: MetaStore, guns: Sequence[str], now: datetime) -> lis
     return rows
 
 
-async def repo_detail(store: MetaStore, gun: str, now: datetime) -> RepoDetail | None:
+async def repo_detail(store: ConsoleStore, gun: str, now: datetime) -> RepoDetail | None:
     """The Repository page; None when the repository has no metadata.
 
     Raises:
@@ -399,7 +411,7 @@ async def repo_detail(store: MetaStore, gun: str, now: datetime) -> RepoDetail |
 
 
 async def visible_page(
-    store: MetaStore,
+    store: ConsoleStore,
     principal: Principal,
     *,
     prefix: str,

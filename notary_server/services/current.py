@@ -16,28 +16,44 @@ uncached read, used by updates and as the fallback.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from notary_server.cache import DEFAULT_MAX_BYTES, CachedFile, Chain, MetadataCache
 from notary_server.storage import NotFoundError, StorageError
-from notary_server.storage.notify import open_tracker
+from notary_server.storage.base import MetaStore
+from notary_server.storage.capabilities import BulkReads
+from notary_server.storage.notify import TracksChanges, open_tracker
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.rolenames import SNAPSHOT, TIMESTAMP
 from notary_tuf.signed import Metadata
 
 if TYPE_CHECKING:
-    from notary_server.storage.base import MetaStore, StoredMeta
+    from notary_server.storage.base import StoredMeta
     from notary_server.storage.notify import ChangeTracker
     from notary_tuf.models import Snapshot, Timestamp
 
 __all__ = [
     "MetadataReader",
+    "ReaderStore",
+    "TrackedStore",
     "build_chain",
     "get_current",
     "named_checksum",
     "open_reader",
     "parse_stored",
 ]
+
+
+class ReaderStore(MetaStore, BulkReads, Protocol):
+    """What :class:`MetadataReader` holds: Go's contract, and bulk reads for the cache warmer.
+
+    The timestamp route writes through it too, when it re-issues an expired
+    timestamp (:mod:`notary_server.services.timestamp`).
+    """
+
+
+class TrackedStore(ReaderStore, TracksChanges, Protocol):
+    """What :func:`open_reader` needs: a reader's store that may announce its changes."""
 
 
 def parse_stored(role: str, stored: StoredMeta) -> Metadata[Any]:
@@ -126,7 +142,7 @@ class MetadataReader:
     """
 
     def __init__(
-        self, store: MetaStore, cache: MetadataCache, tracker: ChangeTracker | None
+        self, store: ReaderStore, cache: MetadataCache, tracker: ChangeTracker | None
     ) -> None:
         """Read ``store`` through ``cache``, kept coherent by ``tracker`` (None: validated)."""
         self.store = store
@@ -240,7 +256,7 @@ class MetadataReader:
         return file
 
 
-async def open_reader(store: MetaStore, max_bytes: int = DEFAULT_MAX_BYTES) -> MetadataReader:
+async def open_reader(store: TrackedStore, max_bytes: int = DEFAULT_MAX_BYTES) -> MetadataReader:
     """Build the reader for ``store``, with a change tracker when the store has one."""
     cache = MetadataCache(max_bytes)
     return MetadataReader(store, cache, await open_tracker(store, cache))

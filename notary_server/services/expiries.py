@@ -19,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from notary_server.services.current import named_checksum
 from notary_server.services.inventory import ExpiringItem, root_certificate_ends
 from notary_server.services.offloop import off_loop_if_large, parse_off_loop
 from notary_server.storage import StorageError
 from notary_server.storage._common import sha256_hex
+from notary_server.storage.base import MetaStore
+from notary_server.storage.capabilities import BulkReads, Inventory
 from notary_tuf.canonical import parse_json
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.gotime import GoTime
@@ -35,10 +37,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime, timedelta
 
-    from notary_server.storage.base import MetaStore, StoredMeta
+    from notary_server.storage.base import StoredMeta
     from notary_tuf.signed import Metadata
 
-__all__ = ["BATCH_GUNS", "FileExpiries", "FileFacts", "scan_expiring"]
+__all__ = ["BATCH_GUNS", "FileExpiries", "FileFacts", "ScanStore", "scan_expiring"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,13 @@ repositories; in a larger store the rest is parsed at each pass, as before.
 
 BATCH_GUNS: Final = 100
 """Repositories whose timestamps a pass reads in one store call."""
+
+
+class ScanStore(MetaStore, BulkReads, Inventory, Protocol):
+    """What a pass over every GUN needs: the GUNs, their timestamps in batches, Go's reads.
+
+    The re-sign pass (:mod:`notary_server.services.resign`) also writes through it.
+    """
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,7 +211,7 @@ async def _expiring_in(
 
 
 async def scan_expiring(
-    store: MetaStore,
+    store: ScanStore,
     expiries: FileExpiries,
     *,
     now: datetime,

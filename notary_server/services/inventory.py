@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from notary_server.services.current import get_current, parse_stored
 from notary_server.storage import NotFoundError, StorageError
+from notary_server.storage.base import MetaStore
+from notary_server.storage.capabilities import Inventory
 from notary_tuf.certs import load_certificate_bundle
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TARGETS, TIMESTAMP, is_delegation
@@ -22,12 +24,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime, timedelta
 
-    from notary_server.storage.base import FileInfo, MetaStore
+    from notary_server.storage.base import FileInfo
     from notary_tuf.keys import PublicKey
     from notary_tuf.models import Root
 
 __all__ = [
     "ExpiringItem",
+    "InventoryStore",
     "RepoSummary",
     "RoleSummary",
     "expiring_items",
@@ -36,6 +39,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class InventoryStore(MetaStore, Inventory, Protocol):
+    """What a report on a store's content reads: its listings and Go's reads."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,7 +120,7 @@ async def _current_expiry(store: MetaStore, gun: str, role: str) -> tuple[int, d
     return parsed.version, parsed.signed.expires.to_datetime()
 
 
-async def summarize(store: MetaStore, gun: str) -> RepoSummary:
+async def summarize(store: InventoryStore, gun: str) -> RepoSummary:
     """Summarise one repository (no roles when it does not exist).
 
     Raises:
@@ -197,7 +204,7 @@ async def expiring_items(
 
 
 async def scan_expiring(
-    store: MetaStore, *, now: datetime, within: timedelta, guns: Sequence[str] | None = None
+    store: InventoryStore, *, now: datetime, within: timedelta, guns: Sequence[str] | None = None
 ) -> list[ExpiringItem]:
     """Run :func:`expiring_items` over ``guns`` (default: every GUN), soonest first.
 

@@ -22,6 +22,7 @@ from notary_tuf.rolenames import ROOT
 
 if TYPE_CHECKING:
     from notary_server.storage.base import Audit, MetaStore
+    from notary_server.storage.capabilities import AuditLog
     from notary_server.trust.base import CryptoService
     from notary_tuf.keys import PublicKey
     from notary_tuf.models import Root
@@ -225,7 +226,7 @@ async def rotate_key(
 
 
 async def record_rotation(
-    store: MetaStore, gun: str, role: str, key: PublicKey, audit: Audit
+    store: AuditLog, gun: str, role: str, key: PublicKey, audit: Audit
 ) -> None:
     """Record a key rotation in the audit log (a failure is logged, never raised).
 

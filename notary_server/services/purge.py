@@ -30,7 +30,8 @@ from notary_server.services.current import parse_stored
 from notary_server.services.keys import ROTATION_ACTION
 from notary_server.storage import StorageError
 from notary_server.storage._common import utcnow
-from notary_server.storage.base import AuditEvent
+from notary_server.storage.base import AuditEvent, MetaStore
+from notary_server.storage.capabilities import AuditLog, Inventory
 from notary_server.trust.base import TrustServiceError
 from notary_tuf.errors import NotaryTufError
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TIMESTAMP
@@ -38,13 +39,14 @@ from notary_tuf.rolenames import ROOT, SNAPSHOT, TIMESTAMP
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from notary_server.storage.base import Audit, FileInfo, MetaStore
+    from notary_server.storage.base import Audit, FileInfo
     from notary_server.trust.base import CryptoService
 
 __all__ = [
     "PURGE_ACTION",
     "PurgePlan",
     "PurgeReport",
+    "PurgeStore",
     "SignerKeyRow",
     "SignerKeyTable",
     "execute_purge",
@@ -72,6 +74,10 @@ class SignerKeyRow:
     gun: str
     role: str
     deleted: bool
+
+
+class PurgeStore(MetaStore, Inventory, AuditLog, Protocol):
+    """What a purge needs: the files, the audit log (rotated keys, its record), Go's delete."""
 
 
 class SignerKeyTable(Protocol):
@@ -128,7 +134,7 @@ class PurgeReport:
     failed: list[str] = field(default_factory=list)
 
 
-async def _named_keys(store: MetaStore, gun: str, files: Iterable[FileInfo]) -> dict[str, str]:
+async def _named_keys(store: PurgeStore, gun: str, files: Iterable[FileInfo]) -> dict[str, str]:
     """Key IDs of the server-managed roles in every stored root, and rotated keys."""
     named: dict[str, str] = {}
     for info in files:
@@ -149,7 +155,7 @@ async def _named_keys(store: MetaStore, gun: str, files: Iterable[FileInfo]) -> 
 
 
 async def plan_purge(
-    store: MetaStore,
+    store: PurgeStore,
     gun: str,
     *,
     crypto: CryptoService | None,
@@ -216,7 +222,7 @@ async def _delete_keys(
 
 async def execute_purge(
     plan: PurgePlan,
-    store: MetaStore,
+    store: PurgeStore,
     *,
     crypto: CryptoService | None,
     signer_table: SignerKeyTable | None,
@@ -243,7 +249,7 @@ async def execute_purge(
     return report
 
 
-async def _record(store: MetaStore, plan: PurgePlan, report: PurgeReport, audit: Audit) -> None:
+async def _record(store: AuditLog, plan: PurgePlan, report: PurgeReport, audit: Audit) -> None:
     event = AuditEvent(
         created_at=utcnow(),
         gun=plan.gun,

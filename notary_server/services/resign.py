@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from notary_server.services.current import get_current
-from notary_server.services.expiries import BATCH_GUNS, FileExpiries
+from notary_server.services.expiries import BATCH_GUNS, FileExpiries, ScanStore
 from notary_server.services.offloop import parse_off_loop
 from notary_server.services.updates import issue_timestamp
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
@@ -172,7 +172,7 @@ async def _may_be_due(
 
 
 async def resign_all(
-    store: MetaStore,
+    store: ScanStore,
     crypto: CryptoService,
     *,
     now: datetime,

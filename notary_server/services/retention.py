@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from notary_server.services.current import parse_stored
+from notary_server.services.inventory import InventoryStore
 from notary_server.storage import NotFoundError
 from notary_tuf.rolenames import ROOT, SNAPSHOT, TIMESTAMP
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from notary_server.storage.base import FileInfo, MetaStore
+    from notary_server.storage.capabilities import Pruning
     from notary_tuf.models import Snapshot, Timestamp
     from notary_tuf.signed import Metadata
 
@@ -96,7 +98,7 @@ async def _current_chain(store: MetaStore, gun: str) -> set[tuple[str, str]]:
 
 
 async def plan_retention(
-    store: MetaStore, gun: str, policy: RetentionPolicy, *, now: datetime
+    store: InventoryStore, gun: str, policy: RetentionPolicy, *, now: datetime
 ) -> RetentionPlan:
     """Work out what to delete in ``gun`` under ``policy`` (nothing is changed).
 
@@ -126,7 +128,7 @@ async def plan_retention(
     return RetentionPlan(gun=gun, delete=tuple(delete), keep=len(files) - len(delete))
 
 
-async def apply_plan(store: MetaStore, plan: RetentionPlan) -> int:
+async def apply_plan(store: Pruning, plan: RetentionPlan) -> int:
     """Delete the planned files; return how many went.
 
     Raises:

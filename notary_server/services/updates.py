@@ -11,13 +11,15 @@ import functools
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from notary_server.limit_settings import DEFAULT_MAX_TARGETS
 from notary_server.services.current import named_checksum, parse_stored
 from notary_server.services.isolation import ISOLATE_BYTES, validate_isolated
 from notary_server.services.offloop import IN_THREAD_BYTES, parse_off_loop
 from notary_server.storage import NotFoundError, StorageError
+from notary_server.storage.base import MetaStore
+from notary_server.storage.capabilities import BulkReads
 from notary_server.trust.base import TrustServiceError
 from notary_server.trust.signing import InsufficientSignaturesError, sign_with_role
 from notary_tuf.errors import (
@@ -36,13 +38,18 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
 
-    from notary_server.storage.base import Audit, MetaStore, StoredMeta
+    from notary_server.storage.base import Audit, StoredMeta
     from notary_server.trust.base import CryptoService
     from notary_tuf.models import Root, Snapshot, Timestamp
 
-__all__ = ["MAX_VERSION_LEAD", "apply_update", "issue_timestamp"]
+__all__ = ["MAX_VERSION_LEAD", "UpdateStore", "apply_update", "issue_timestamp"]
 
 logger = logging.getLogger(__name__)
+
+
+class UpdateStore(MetaStore, BulkReads, Protocol):
+    """What an update needs: Go's contract, and every current role in one read."""
+
 
 _NO_SNAPSHOT_KEY = (
     "no snapshot was included in update and server does not hold current snapshot key "
@@ -102,7 +109,7 @@ class _CurrentState:
     snapshot_data: bytes | None = None
 
 
-async def _read_current(store: MetaStore, gun: str, roles: set[str]) -> _CurrentState:
+async def _read_current(store: UpdateStore, gun: str, roles: set[str]) -> _CurrentState:
     """Read the current timestamp, the snapshot it names and the ``roles`` that snapshot names.
 
     The chain is walked as :func:`~notary_server.services.current.get_current`
@@ -273,7 +280,7 @@ async def _sign_server_role(
 
 async def apply_update(
     *,
-    store: MetaStore,
+    store: UpdateStore,
     crypto: CryptoService,
     gun: str,
     uploads: Mapping[str, bytes],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
 
 __all__ = ["NotFoundError", "OldVersionError", "StorageError", "open_store"]
 
@@ -27,7 +27,7 @@ class OldVersionError(StorageError):
     """A version at least as new is already stored (Go ``ErrOldVersion``)."""
 
 
-async def open_store(backend: str, db_url: str | None) -> MetaStore:
+async def open_store(backend: str, db_url: str | None) -> Backend:
     """Open the metadata store Go's ``storage.backend`` and ``storage.db_url`` name.
 
     See :func:`notary_server.storage.registry.open_store`; imported lazily

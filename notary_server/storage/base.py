@@ -1,28 +1,24 @@
 """The metadata store contract (port of Go ``server/storage/interface.go``).
 
 Rows are immutable: an update inserts a new version of a role, never changes
-one. Every backend implements :class:`MetaStore`; the behaviour is pinned down
-once, by the contract suite in ``tests/server/storage/test_contract.py``.
+one. :class:`MetaStore` is Go's interface; what stores offer beyond it (bulk
+reads, listings, the audit log, health and closing, change tracking) are the
+capability protocols of :mod:`notary_server.storage.capabilities` and
+:class:`~notary_server.storage.notify.TracksChanges` (ADR 0031). Every backend
+implements all of them; the behaviour is pinned down once, by the contract
+suite in ``tests/server/storage/test_contract.py``.
 """
 
 from __future__ import annotations
 
-import abc
-import bisect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from notary_server.storage import NotFoundError, StorageError
 from notary_tuf.validation import MetaUpdate
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import Sequence
     from datetime import datetime
-
-    from notary_server.cache import MetadataCache
-    from notary_server.storage.notify import ChangeTracker
-
-_K = TypeVar("_K")
 
 __all__ = [
     "Audit",
@@ -133,18 +129,23 @@ class AuditEvent:
     client_addr: str | None = None
 
 
-class MetaStore(abc.ABC):
-    """Where the server keeps TUF metadata, keyed by GUN, role and version."""
+@runtime_checkable
+class MetaStore(Protocol):
+    """Go's ``storage.MetaStore``: TUF metadata keyed by GUN, role and version.
 
-    @abc.abstractmethod
+    What the publish path, the metadata GET routes, DELETE and the changefeed
+    need. Everything else a store offers is a capability protocol of its own
+    (:mod:`notary_server.storage.capabilities`, ADR 0031).
+    """
+
     async def update_current(self, gun: str, update: MetaUpdate) -> None:
         """Add a new version of a role.
 
         Raises:
             OldVersionError: a version of the role at least as high is stored.
         """
+        ...
 
-    @abc.abstractmethod
     async def update_many(
         self, gun: str, updates: Sequence[MetaUpdate], *, audit: Audit | None = None
     ) -> None:
@@ -160,32 +161,32 @@ class MetaStore(abc.ABC):
                 versions of its role, or two updates share a role and version.
                 Nothing is written.
         """
+        ...
 
-    @abc.abstractmethod
     async def get_current(self, gun: str, role: str) -> StoredMeta:
         """Return the highest version of a role.
 
         Raises:
             NotFoundError: the role has no stored version.
         """
+        ...
 
-    @abc.abstractmethod
     async def get_checksum(self, gun: str, role: str, checksum: str) -> StoredMeta:
         """Return the version of a role whose SHA-256 is ``checksum`` (lowercase hex).
 
         Raises:
             NotFoundError: no such file.
         """
+        ...
 
-    @abc.abstractmethod
     async def get_version(self, gun: str, role: str, version: int) -> StoredMeta:
         """Return a given version of a role.
 
         Raises:
             NotFoundError: no such version.
         """
+        ...
 
-    @abc.abstractmethod
     async def delete(self, gun: str, *, audit: Audit | None = None) -> None:
         """Delete every file of the GUN (exactly this GUN, not a prefix of others).
 
@@ -193,8 +194,8 @@ class MetaStore(abc.ABC):
         appended to the changefeed. Deleting a GUN that does not exist writes nothing and is
         not an error.
         """
+        ...
 
-    @abc.abstractmethod
     async def get_changes(self, change_id: int, records: int, gun: str | None) -> list[Change]:
         """Return changefeed records, always ordered oldest to newest.
 
@@ -207,144 +208,4 @@ class MetaStore(abc.ABC):
                 that callers need not).
             gun: only records of this GUN, or all when None.
         """
-
-    @abc.abstractmethod
-    async def check_health(self) -> None:
-        """Fail when the store cannot serve (Go: the ``tuf_files`` table exists).
-
-        Raises:
-            StorageError: the store is unusable.
-        """
-
-    # Bulk reads for the cache warmer and the update path (beyond Go). Concrete:
-    # these defaults ask the single-file methods; PostgreSQL answers each call
-    # in one query.
-
-    async def guns_recent_first(self) -> list[str]:
-        """At least every GUN with a timestamp; the most recently updated first where it can tell.
-
-        The default lists every GUN in name order.
-
-        Raises:
-            StorageError: the store failed or cannot list repositories.
-        """
-        return await self.list_guns()
-
-    async def get_current_roles(self, gun: str, roles: Sequence[str]) -> dict[str, StoredMeta]:
-        """The highest version of each of ``roles`` of ``gun`` that has one.
-
-        Each value is what :meth:`get_current` returns for that role.
-
-        Raises:
-            StorageError: the store failed.
-        """
-        return await _those_found(roles, lambda role: self.get_current(gun, role))
-
-    async def get_current_many(self, role: str, guns: Sequence[str]) -> dict[str, StoredMeta]:
-        """The highest version of ``role`` for each of ``guns`` that has one.
-
-        Raises:
-            StorageError: the store failed.
-        """
-        return await _those_found(guns, lambda gun: self.get_current(gun, role))
-
-    async def get_checksum_many(
-        self, role: str, wanted: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], StoredMeta]:
-        """The file of ``role`` for each ``(gun, SHA-256 hex)`` in ``wanted`` that exists.
-
-        Raises:
-            StorageError: the store failed.
-        """
-        return await _those_found(wanted, lambda key: self.get_checksum(key[0], role, key[1]))
-
-    # Operator tooling (beyond Go). Concrete, so that a store without them
-    # still serves; the three backends implement them all.
-
-    async def list_guns(self) -> list[str]:
-        """Return every GUN with at least one stored file, sorted.
-
-        Raises:
-            StorageError: the store failed or does not support it.
-        """
-        raise StorageError(f"{type(self).__name__} cannot list repositories")
-
-    async def list_guns_page(
-        self, *, prefix: str = "", after: str | None = None, limit: int, descending: bool = False
-    ) -> list[str]:
-        """One page of GUNs starting with ``prefix``, after ``after`` in name order (keyset).
-
-        ``after`` is the last GUN of the previous page (None: the first page);
-        with ``descending`` the order and the meaning of "after" are reversed.
-        The default sorts :meth:`list_guns`; PostgreSQL answers from its index.
-
-        Raises:
-            StorageError: the store failed or cannot list repositories.
-        """
-        guns = [gun for gun in await self.list_guns() if gun.startswith(prefix)]
-        if descending:
-            guns.reverse()
-            if after is not None:
-                guns = [gun for gun in guns if gun < after]
-        elif after is not None:
-            guns = guns[bisect.bisect_right(guns, after) :]
-        return guns[:limit]
-
-    async def list_files(self, gun: str) -> list[FileInfo]:  # noqa: ARG002
-        """Return every stored file of the GUN without its bytes, by role then version.
-
-        Raises:
-            StorageError: the store failed or does not support it.
-        """
-        raise StorageError(f"{type(self).__name__} cannot list files")
-
-    async def delete_versions(self, gun: str, versions: Sequence[tuple[str, int]]) -> int:  # noqa: ARG002
-        """Delete the given (role, version) files of the GUN; no changefeed record.
-
-        Returns:
-            How many files were deleted (absent ones are skipped).
-
-        Raises:
-            StorageError: the store failed or does not support it.
-        """
-        raise StorageError(f"{type(self).__name__} cannot delete versions")
-
-    async def record_audit(self, event: AuditEvent) -> None:  # noqa: B027 - optional
-        """Append to the audit log; a schema without ``audit_log`` records nothing.
-
-        Raises:
-            StorageError: the store failed.
-        """
-
-    async def get_audit(self, gun: str, limit: int = 50) -> list[AuditEvent]:  # noqa: ARG002
-        """Return the newest ``limit`` audit records of the GUN, oldest first.
-
-        Raises:
-            StorageError: the store failed.
-        """
-        return []
-
-    async def open_change_tracker(self, cache: MetadataCache) -> ChangeTracker | None:
-        """Start applying this store's committed changes to ``cache`` (issue #8).
-
-        The default: None, a store that cannot announce its changes (memory);
-        the caller then validates cached entries against the store itself.
-        """
-        del cache
-        return None
-
-    async def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Release connections and threads; the store is unusable afterwards."""
-
-
-async def _those_found(
-    keys: Iterable[_K], read: Callable[[_K], Awaitable[StoredMeta]]
-) -> dict[_K, StoredMeta]:
-    """``read(key)`` for each key, one after another, leaving out those not found."""
-    found: dict[_K, StoredMeta] = {}
-    for key in keys:
-        try:
-            found[key] = await read(key)
-        except NotFoundError:
-            continue
-    return found
+        ...

@@ -34,14 +34,16 @@ from notary_server.storage.base import (
     AuditEvent,
     Change,
     FileInfo,
-    MetaStore,
     StoredMeta,
 )
+from notary_server.storage.capabilities import OneAtATime
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from notary_server.cache import MetadataCache
+    from notary_server.storage.notify import ChangeTracker
     from notary_tuf.validation import MetaUpdate
 
 __all__ = ["MemoryMetaStore"]
@@ -55,8 +57,11 @@ class _Row:
     data: bytes = field(repr=False)
 
 
-class MemoryMetaStore(MetaStore):
+class MemoryMetaStore(OneAtATime):
     """Metadata in dictionaries, guarded by an :class:`asyncio.Lock` for writes.
+
+    It implements :class:`~notary_server.storage.capabilities.Backend`: every
+    capability, the bulk reads and GUN pages one item at a time.
 
     Reads need no lock: every method runs on the event loop and none awaits
     between reading and returning, so a read never sees half a write.
@@ -174,6 +179,14 @@ class MemoryMetaStore(MetaStore):
 
     async def check_health(self) -> None:
         """Always healthy: memory cannot become unreachable."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def open_change_tracker(self, cache: MetadataCache) -> ChangeTracker | None:
+        """None: one process, no announcements; the reader validates against the store."""
+        del cache
+        return None
 
     async def list_guns(self) -> list[str]:
         """Return every GUN with a stored file, sorted."""

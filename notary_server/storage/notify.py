@@ -24,7 +24,7 @@ caller serve from the cache; ``False`` means "read the database".
 * **memory** (one process) has no tracker: the reader validates each cached
   chain against the current timestamp row instead.
 
-Each store opens its own tracker (:meth:`~notary_server.storage.base.MetaStore.open_change_tracker`;
+Each store opens its own tracker (:meth:`TracksChanges.open_change_tracker`;
 :mod:`~notary_server.storage.notify_postgres`, :mod:`~notary_server.storage.notify_sqlite`).
 """
 
@@ -34,15 +34,21 @@ import abc
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from notary_server.cache import MetadataCache
-    from notary_server.storage.base import MetaStore
 
-__all__ = ["CHANNEL", "PROBE_TIMEOUT", "RETRY_DELAY", "ChangeTracker", "open_tracker"]
+__all__ = [
+    "CHANNEL",
+    "PROBE_TIMEOUT",
+    "RETRY_DELAY",
+    "ChangeTracker",
+    "TracksChanges",
+    "open_tracker",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +133,23 @@ class ChangeTracker(abc.ABC):
         self._cache.flush()
 
 
-async def open_tracker(store: MetaStore, cache: MetadataCache) -> ChangeTracker | None:
-    """Start tracking changes of ``store`` into ``cache`` (:meth:`MetaStore.open_change_tracker`).
+@runtime_checkable
+class TracksChanges(Protocol):
+    """A store that can announce its committed changes to the metadata cache (ADR 0031)."""
+
+    async def open_change_tracker(self, cache: MetadataCache) -> ChangeTracker | None:
+        """Start applying this store's committed changes to ``cache`` (issue #8).
+
+        Returns:
+            The tracker, or None when the store cannot announce its changes
+            (memory, or PostgreSQL without migration 0003); the caller then
+            validates cached entries against the store itself.
+        """
+        ...
+
+
+async def open_tracker(store: TracksChanges, cache: MetadataCache) -> ChangeTracker | None:
+    """Start tracking changes of ``store`` into ``cache`` (its ``open_change_tracker``).
 
     Returns:
         The tracker; ``None`` when the store cannot announce changes (memory,

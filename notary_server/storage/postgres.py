@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 import asyncpg
 
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
+from notary_server.storage import postgres_queries as sql
 from notary_server.storage._common import (
     TIMESTAMP_ROLE,
     changes_page,
@@ -46,7 +47,6 @@ from notary_server.storage.base import (
     AuditEvent,
     Change,
     FileInfo,
-    MetaStore,
     StoredMeta,
 )
 
@@ -58,150 +58,6 @@ if TYPE_CHECKING:
     from notary_tuf.validation import MetaUpdate
 
 __all__ = ["CONNECTION_ERRORS", "PostgresMetaStore", "connect"]
-
-# Rows a Go server soft-deleted (deleted_at set, gorm) stay invisible, as in Go.
-_MAX_VERSIONS: Final = """
-SELECT role, max(version) FROM tuf_files
-WHERE gun = $1 AND role = ANY($2::varchar[]) AND deleted_at IS NULL
-GROUP BY role
-"""
-# An update in one statement (one round trip, committed on its own): the files
-# of the batch go in only if no stored version of their role is at or above
-# theirs, and the timestamp's changefeed record goes in with them. Concurrent
-# writers of the same version still meet the unique index.
-_UPDATE_TEMPLATE: Final = """
-WITH batch AS (
-    SELECT * FROM unnest($3::varchar[], $4::integer[], $5::bytea[], $6::varchar[])
-        AS b(role, version, data, sha256)
-), stale AS (
-    SELECT 1 FROM batch, LATERAL (
-        SELECT t.version FROM tuf_files AS t
-        WHERE t.gun = $2 AND t.role = batch.role AND t.deleted_at IS NULL
-        ORDER BY t.version DESC LIMIT 1
-    ) AS stored
-    WHERE stored.version >= batch.version
-), files AS (
-    INSERT INTO tuf_files (created_at, updated_at, deleted_at, gun, role, version, data, sha256)
-    SELECT $1, $1, NULL, $2, role, version, data, sha256 FROM batch
-    WHERE NOT EXISTS (SELECT 1 FROM stale)
-    RETURNING role, version, sha256
-), changes AS (
-    INSERT INTO changefeed (created_at, gun, version, sha256, category{audit_columns})
-    SELECT $1, $2, version, sha256, $7{audit_values} FROM files WHERE role = $8
-)
-SELECT count(*) FROM files
-"""
-_UPDATE: Final = _UPDATE_TEMPLATE.format(audit_columns="", audit_values="")
-_UPDATE_AUDITED: Final = _UPDATE_TEMPLATE.format(
-    audit_columns=", actor, client_addr", audit_values=", $9, $10"
-)
-_INSERT_CHANGE: Final = """
-INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1, $2, $3, $4, $5)
-"""
-_SELECT_CURRENT: Final = """
-SELECT coalesce(updated_at, created_at), data FROM tuf_files
-WHERE gun = $1 AND role = $2 AND deleted_at IS NULL
-ORDER BY version DESC LIMIT 1
-"""
-_SELECT_CHECKSUM: Final = """
-SELECT created_at, data FROM tuf_files
-WHERE gun = $1 AND role = $2 AND sha256 = $3 AND deleted_at IS NULL
-ORDER BY id LIMIT 1
-"""
-_SELECT_VERSION: Final = """
-SELECT created_at, data FROM tuf_files
-WHERE gun = $1 AND role = $2 AND version = $3 AND deleted_at IS NULL
-"""
-# Go deletes unscoped: soft-deleted rows go too.
-_DELETE_GUN: Final = "DELETE FROM tuf_files WHERE gun = $1"
-_CHANGES_FORWARD: Final = """
-SELECT id, created_at, gun, version, sha256, category FROM changefeed
-WHERE id > $1 AND ($3::varchar IS NULL OR gun = $3)
-ORDER BY id ASC LIMIT $2
-"""
-_CHANGES_BACKWARD: Final = """
-SELECT id, created_at, gun, version, sha256, category FROM changefeed
-WHERE ($1::integer IS NULL OR id < $1) AND ($3::varchar IS NULL OR gun = $3)
-ORDER BY id DESC LIMIT $2
-"""
-_HEALTH: Final = "SELECT to_regclass('tuf_files') IS NOT NULL"
-
-# Operator tooling (beyond Go; the audit columns and table come with migration 0004).
-_HAS_AUDIT: Final = "SELECT to_regclass('audit_log') IS NOT NULL"
-_INSERT_CHANGE_AUDITED: Final = """
-INSERT INTO changefeed (created_at, gun, version, sha256, category, actor, client_addr)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""
-_CHANGE_AUDIT: Final = "SELECT id, actor, client_addr FROM changefeed WHERE id = ANY($1::integer[])"
-# Bulk reads for the cache warmer: one index probe per GUN, one round trip per batch.
-_GUNS_RECENT_FIRST: Final = """
-SELECT gun FROM tuf_files WHERE role = 'timestamp' AND deleted_at IS NULL
-GROUP BY gun ORDER BY max(coalesce(updated_at, created_at)) DESC, gun
-"""
-_SELECT_CURRENT_MANY: Final = """
-SELECT w.gun, f.modified, f.data FROM unnest($1::text[]) AS w(gun)
-CROSS JOIN LATERAL (
-    SELECT coalesce(updated_at, created_at) AS modified, data FROM tuf_files
-    WHERE gun = w.gun AND role = $2 AND deleted_at IS NULL
-    ORDER BY version DESC LIMIT 1
-) AS f
-"""
-# The update path's first read: every role it needs in one round trip.
-_SELECT_CURRENT_ROLES: Final = """
-SELECT w.role, f.modified, f.data FROM unnest($2::text[]) AS w(role)
-CROSS JOIN LATERAL (
-    SELECT coalesce(updated_at, created_at) AS modified, data FROM tuf_files
-    WHERE gun = $1 AND role = w.role AND deleted_at IS NULL
-    ORDER BY version DESC LIMIT 1
-) AS f
-"""
-_SELECT_CHECKSUM_MANY: Final = """
-SELECT w.gun, w.sha256, f.created_at, f.data
-FROM unnest($1::text[], $2::text[]) AS w(gun, sha256)
-CROSS JOIN LATERAL (
-    SELECT created_at, data FROM tuf_files
-    WHERE gun = w.gun AND role = $3 AND sha256 = w.sha256 AND deleted_at IS NULL
-    ORDER BY id LIMIT 1
-) AS f
-"""
-_LIST_GUNS: Final = "SELECT DISTINCT gun FROM tuf_files WHERE deleted_at IS NULL ORDER BY gun"
-
-
-def _guns_page_query(*, after: bool, bounded: bool, descending: bool) -> str:
-    """A page of GUNs; each variant its own statement, so each plan can use the index.
-
-    (``$x IS NULL OR gun > $x`` in one statement would let a cached generic
-    plan scan the whole index.) ``$1`` is the prefix, which ``starts_with``
-    alone decides; ``$2`` the limit; then the keyset cursor; then, where the
-    collation orders by code point, the prefix's range ``[low, high)``.
-    """
-    conditions = ["deleted_at IS NULL", "starts_with(gun, $1)"]
-    number = 3
-    if after:
-        conditions.append(f"gun {'<' if descending else '>'} ${number}")
-        number += 1
-    if bounded:
-        conditions.append(f"gun >= ${number} AND gun < ${number + 1}")
-    order = "gun DESC" if descending else "gun"
-    where = " AND ".join(conditions)
-    return f"SELECT DISTINCT gun FROM tuf_files WHERE {where} ORDER BY {order} LIMIT $2"  # noqa: S608 - fixed fragments only
-
-
-_COLLATION: Final = "SELECT datcollate FROM pg_database WHERE datname = current_database()"
-_CODE_POINT_COLLATIONS: Final = ("C", "POSIX", "C.UTF-8", "C.utf8")
-_LIST_FILES: Final = """
-SELECT role, version, sha256, octet_length(data), created_at FROM tuf_files
-WHERE gun = $1 AND deleted_at IS NULL ORDER BY role, version
-"""
-_DELETE_VERSION: Final = "DELETE FROM tuf_files WHERE gun = $1 AND role = $2 AND version = $3"
-_INSERT_AUDIT: Final = """
-INSERT INTO audit_log (created_at, gun, action, detail, actor, client_addr)
-VALUES ($1, $2, $3, $4, $5, $6)
-"""
-_SELECT_AUDIT: Final = """
-SELECT id, created_at, gun, action, detail, actor, client_addr FROM audit_log
-WHERE gun = $1 ORDER BY id DESC LIMIT $2
-"""
 
 CONNECTION_ERRORS: Final = (
     OSError,
@@ -258,8 +114,12 @@ async def connect(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Postgre
     return PostgresMetaStore(pool)
 
 
-class PostgresMetaStore(MetaStore):
-    """Metadata in PostgreSQL through one asyncpg pool; build it with :func:`connect`."""
+class PostgresMetaStore:
+    """Metadata in PostgreSQL through one asyncpg pool; build it with :func:`connect`.
+
+    It implements :class:`~notary_server.storage.capabilities.Backend`, every
+    capability in set-based queries (:mod:`~notary_server.storage.postgres_queries`).
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         """Wrap an open pool, which the store then owns and closes."""
@@ -308,15 +168,17 @@ class PostgresMetaStore(MetaStore):
         try:
             if audit is not None and await self._has_audit():
                 inserted = await self._pool.fetchval(
-                    _UPDATE_AUDITED, *args, audit.actor, audit.client_addr
+                    sql.UPDATE_AUDITED, *args, audit.actor, audit.client_addr
                 )
             else:
-                inserted = await self._pool.fetchval(_UPDATE, *args)
+                inserted = await self._pool.fetchval(sql.UPDATE, *args)
             if inserted == len(updates):
                 return
             # Nothing went in: some version is stale. Say which, as Go does.
             roles = sorted({update.role for update in updates})
-            stored = {row[0]: row[1] for row in await self._pool.fetch(_MAX_VERSIONS, gun, roles)}
+            stored = {
+                row[0]: row[1] for row in await self._pool.fetch(sql.MAX_VERSIONS, gun, roles)
+            }
         except asyncpg.UniqueViolationError as exc:
             raise OldVersionError(f"a concurrent update stored the same version: {exc}") from exc
         except CONNECTION_ERRORS as exc:
@@ -331,7 +193,7 @@ class PostgresMetaStore(MetaStore):
             NotFoundError: the role has no stored version.
             StorageError: the database failed.
         """
-        return await self._get_one(_SELECT_CURRENT, gun, role)
+        return await self._get_one(sql.SELECT_CURRENT, gun, role)
 
     async def get_checksum(self, gun: str, role: str, checksum: str) -> StoredMeta:
         """Return the version of a role whose SHA-256 is ``checksum`` (lowercase hex).
@@ -340,7 +202,7 @@ class PostgresMetaStore(MetaStore):
             NotFoundError: no such file.
             StorageError: the database failed.
         """
-        return await self._get_one(_SELECT_CHECKSUM, gun, role, checksum)
+        return await self._get_one(sql.SELECT_CHECKSUM, gun, role, checksum)
 
     async def get_version(self, gun: str, role: str, version: int) -> StoredMeta:
         """Return a given version of a role.
@@ -351,7 +213,7 @@ class PostgresMetaStore(MetaStore):
         """
         if not version_fits(version):
             raise NotFoundError(f"no {role} version {version} for {gun}")
-        return await self._get_one(_SELECT_VERSION, gun, role, version)
+        return await self._get_one(sql.SELECT_VERSION, gun, role, version)
 
     async def delete(self, gun: str, *, audit: Audit | None = None) -> None:
         """Delete every file of exactly this GUN; record it if anything was deleted.
@@ -361,7 +223,7 @@ class PostgresMetaStore(MetaStore):
         """
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                status = await conn.execute(_DELETE_GUN, gun)
+                status = await conn.execute(sql.DELETE_GUN, gun)
                 if _affected(status):
                     change = (_naive(utcnow()), gun, 0, "", DELETION_CATEGORY)
                     await self._insert_changes(conn, [change], audit)
@@ -379,10 +241,10 @@ class PostgresMetaStore(MetaStore):
         page = changes_page(change_id, records)
         try:
             if page.backwards:
-                rows = await self._pool.fetch(_CHANGES_BACKWARD, page.before, page.limit, gun)
+                rows = await self._pool.fetch(sql.CHANGES_BACKWARD, page.before, page.limit, gun)
                 rows.reverse()
             else:
-                rows = await self._pool.fetch(_CHANGES_FORWARD, page.after, page.limit, gun)
+                rows = await self._pool.fetch(sql.CHANGES_FORWARD, page.after, page.limit, gun)
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the changefeed failed: {exc}") from exc
         audits = await self._change_audits([row[0] for row in rows])
@@ -407,7 +269,7 @@ class PostgresMetaStore(MetaStore):
             StorageError: the database is unreachable or the table is missing.
         """
         try:
-            present = await self._pool.fetchval(_HEALTH)
+            present = await self._pool.fetchval(sql.HEALTH)
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"PostgreSQL is not available: {exc}") from exc
         if not present:
@@ -419,7 +281,7 @@ class PostgresMetaStore(MetaStore):
         Raises:
             StorageError: the database failed.
         """
-        return [row[0] for row in await self._fetch(_GUNS_RECENT_FIRST)]
+        return [row[0] for row in await self._fetch(sql.GUNS_RECENT_FIRST)]
 
     async def get_current_roles(self, gun: str, roles: Sequence[str]) -> dict[str, StoredMeta]:
         """The highest version of each of ``roles`` of ``gun`` that has one, in one query.
@@ -427,7 +289,7 @@ class PostgresMetaStore(MetaStore):
         Raises:
             StorageError: the database failed.
         """
-        rows = await self._fetch(_SELECT_CURRENT_ROLES, gun, list(roles))
+        rows = await self._fetch(sql.SELECT_CURRENT_ROLES, gun, list(roles))
         return {row[0]: StoredMeta(created=_aware(row[1]), data=row[2]) for row in rows}
 
     async def get_current_many(self, role: str, guns: Sequence[str]) -> dict[str, StoredMeta]:
@@ -436,7 +298,7 @@ class PostgresMetaStore(MetaStore):
         Raises:
             StorageError: the database failed.
         """
-        rows = await self._fetch(_SELECT_CURRENT_MANY, list(guns), role)
+        rows = await self._fetch(sql.SELECT_CURRENT_MANY, list(guns), role)
         return {row[0]: StoredMeta(created=_aware(row[1]), data=row[2]) for row in rows}
 
     async def get_checksum_many(
@@ -449,7 +311,7 @@ class PostgresMetaStore(MetaStore):
         """
         guns = [gun for gun, _ in wanted]
         checksums = [checksum for _, checksum in wanted]
-        rows = await self._fetch(_SELECT_CHECKSUM_MANY, guns, checksums, role)
+        rows = await self._fetch(sql.SELECT_CHECKSUM_MANY, guns, checksums, role)
         return {(row[0], row[1]): StoredMeta(created=_aware(row[2]), data=row[3]) for row in rows}
 
     async def list_guns(self) -> list[str]:
@@ -459,7 +321,7 @@ class PostgresMetaStore(MetaStore):
             StorageError: the database failed.
         """
         try:
-            return [row[0] for row in await self._pool.fetch(_LIST_GUNS)]
+            return [row[0] for row in await self._pool.fetch(sql.LIST_GUNS)]
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"listing repositories failed: {exc}") from exc
 
@@ -476,15 +338,15 @@ class PostgresMetaStore(MetaStore):
         """
         try:
             if self._code_point_order is None:
-                collation = await self._pool.fetchval(_COLLATION)
-                self._code_point_order = collation in _CODE_POINT_COLLATIONS
+                collation = await self._pool.fetchval(sql.COLLATION)
+                self._code_point_order = collation in sql.CODE_POINT_COLLATIONS
             args: list[object] = [prefix, limit]
             if after is not None:
                 args.append(after)
             bounded = bool(prefix) and self._code_point_order and ord(prefix[-1]) < 0x10FFFF  # noqa: PLR2004
             if bounded:
                 args += [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
-            query = _guns_page_query(
+            query = sql.guns_page_query(
                 after=after is not None, bounded=bounded, descending=descending
             )
             rows = await self._pool.fetch(query, *args)
@@ -499,7 +361,7 @@ class PostgresMetaStore(MetaStore):
             StorageError: the database failed.
         """
         try:
-            rows = await self._pool.fetch(_LIST_FILES, gun)
+            rows = await self._pool.fetch(sql.LIST_FILES, gun)
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"listing files of {gun} failed: {exc}") from exc
         return [
@@ -524,7 +386,7 @@ class PostgresMetaStore(MetaStore):
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 for role, version in versions:
-                    deleted += _affected(await conn.execute(_DELETE_VERSION, gun, role, version))
+                    deleted += _affected(await conn.execute(sql.DELETE_VERSION, gun, role, version))
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"deleting old versions of {gun} failed: {exc}") from exc
         return deleted
@@ -539,7 +401,7 @@ class PostgresMetaStore(MetaStore):
             if not await self._has_audit():
                 return
             await self._pool.execute(
-                _INSERT_AUDIT,
+                sql.INSERT_AUDIT,
                 _naive(event.created_at),
                 event.gun,
                 event.action,
@@ -559,7 +421,7 @@ class PostgresMetaStore(MetaStore):
         try:
             if not await self._has_audit():
                 return []
-            rows = await self._pool.fetch(_SELECT_AUDIT, gun, limit)
+            rows = await self._pool.fetch(sql.SELECT_AUDIT, gun, limit)
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the audit log failed: {exc}") from exc
         return [
@@ -579,7 +441,7 @@ class PostgresMetaStore(MetaStore):
         # Only a positive answer is kept: migrating a running server's database
         # starts the recording without a restart.
         if not self._audited:
-            self._audited = bool(await self._pool.fetchval(_HAS_AUDIT))
+            self._audited = bool(await self._pool.fetchval(sql.HAS_AUDIT))
         return self._audited
 
     async def _insert_changes(
@@ -590,15 +452,15 @@ class PostgresMetaStore(MetaStore):
     ) -> None:
         if audit is not None and await self._has_audit():
             audited = [(*change, audit.actor, audit.client_addr) for change in changes]
-            await conn.executemany(_INSERT_CHANGE_AUDITED, audited)
+            await conn.executemany(sql.INSERT_CHANGE_AUDITED, audited)
         else:
-            await conn.executemany(_INSERT_CHANGE, changes)
+            await conn.executemany(sql.INSERT_CHANGE, changes)
 
     async def _change_audits(self, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
         if not ids or not await self._has_audit():
             return {}
         try:
-            rows = await self._pool.fetch(_CHANGE_AUDIT, ids)
+            rows = await self._pool.fetch(sql.CHANGE_AUDIT, ids)
         except CONNECTION_ERRORS as exc:
             raise StorageError(f"reading the changefeed failed: {exc}") from exc
         return {row[0]: (row[1], row[2]) for row in rows if row[1] is not None}

@@ -17,20 +17,20 @@ from notary_server.storage.sqlite import open_sqlite
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
 
 __all__ = ["BACKENDS", "UNSUPPORTED_BACKENDS", "open_store"]
 
 
-async def _open_memory(_db_url: str | None) -> MetaStore:
+async def _open_memory(_db_url: str | None) -> Backend:
     return MemoryMetaStore()
 
 
-async def _open_sqlite(db_url: str | None) -> MetaStore:
+async def _open_sqlite(db_url: str | None) -> Backend:
     return await open_sqlite(_require_url("sqlite3", db_url))
 
 
-async def _open_postgres(db_url: str | None) -> MetaStore:
+async def _open_postgres(db_url: str | None) -> Backend:
     return await connect(_require_url("postgres", db_url))
 
 
@@ -40,7 +40,7 @@ def _require_url(backend: str, db_url: str | None) -> str:
     return db_url
 
 
-BACKENDS: Final[Mapping[str, Callable[[str | None], Awaitable[MetaStore]]]] = {
+BACKENDS: Final[Mapping[str, Callable[[str | None], Awaitable[Backend]]]] = {
     "memory": _open_memory,
     "sqlite3": _open_sqlite,
     "postgres": _open_postgres,
@@ -51,7 +51,7 @@ UNSUPPORTED_BACKENDS: Final = frozenset({"mysql", "rethinkdb"})
 """Go notary backends this server does not implement."""
 
 
-async def open_store(backend: str, db_url: str | None) -> MetaStore:
+async def open_store(backend: str, db_url: str | None) -> Backend:
     """Open the metadata store Go's ``storage`` configuration names.
 
     Args:

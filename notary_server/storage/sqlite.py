@@ -50,9 +50,9 @@ from notary_server.storage.base import (
     AuditEvent,
     Change,
     FileInfo,
-    MetaStore,
     StoredMeta,
 )
+from notary_server.storage.capabilities import OneAtATime
 from notary_server.storage.migrate import migrate_sqlite_connection
 
 if TYPE_CHECKING:
@@ -161,8 +161,12 @@ async def open_sqlite(db_url: str, *, create: bool = True) -> SqliteMetaStore:
     return store
 
 
-class SqliteMetaStore(MetaStore):
-    """Metadata in one SQLite file; build it with :func:`open_sqlite`."""
+class SqliteMetaStore(OneAtATime):
+    """Metadata in one SQLite file; build it with :func:`open_sqlite`.
+
+    It implements :class:`~notary_server.storage.capabilities.Backend`: every
+    capability, the bulk reads and GUN pages one item at a time.
+    """
 
     def __init__(self, target: SqliteTarget) -> None:
         """Prepare the worker thread; :func:`open_sqlite` then connects on it."""

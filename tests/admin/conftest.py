@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from pytest_aiohttp import AiohttpClient
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ def crypto() -> LocalCryptoService:
 
 
 @pytest.fixture(params=["memory", "sqlite3"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetaStore]:
-    opened: MetaStore
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    opened: Backend
     if request.param == "memory":
         opened = MemoryMetaStore()
     else:
@@ -39,6 +39,6 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 @pytest.fixture
 async def client(
-    aiohttp_client: AiohttpClient, store: MetaStore, crypto: LocalCryptoService
+    aiohttp_client: AiohttpClient, store: Backend, crypto: LocalCryptoService
 ) -> AppClient:
     return await aiohttp_client(create_app(make_config(), store=store, crypto=crypto))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from notary_server.trust.local import LocalCryptoService
     from notary_tuf.validation import MetaUpdate
     from testkit.server_helpers import AppClient
@@ -31,7 +31,7 @@ DAY = timedelta(days=1)
 ADMIN = Audit(actor="admin:test", client_addr="cli@test")
 
 
-async def versions(store: MetaStore, role: str) -> list[int]:
+async def versions(store: Backend, role: str) -> list[int]:
     return [info.version for info in await store.list_files(GUN) if info.role == role]
 
 
@@ -39,7 +39,7 @@ async def versions(store: MetaStore, role: str) -> list[int]:
 
 
 async def test_timestamp_is_resigned_ahead_of_expiry(
-    client: AppClient, store: MetaStore, crypto: LocalCryptoService
+    client: AppClient, store: Backend, crypto: LocalCryptoService
 ) -> None:
     await publish_new(client)
     now = datetime.now(UTC)
@@ -56,7 +56,7 @@ async def test_timestamp_is_resigned_ahead_of_expiry(
 
 
 async def test_server_managed_snapshot_is_resigned_too(
-    client: AppClient, store: MetaStore, crypto: LocalCryptoService
+    client: AppClient, store: Backend, crypto: LocalCryptoService
 ) -> None:
     await publish_new(client, server_snapshot=True)
     later = datetime.now(UTC) + 800 * DAY  # a 3-year snapshot with under a year left
@@ -66,7 +66,7 @@ async def test_server_managed_snapshot_is_resigned_too(
 
 
 async def test_a_replica_that_loses_the_race_backs_off(
-    client: AppClient, store: MetaStore, crypto: LocalCryptoService
+    client: AppClient, store: Backend, crypto: LocalCryptoService
 ) -> None:
     await publish_new(client)
     original = store.update_many
@@ -86,7 +86,7 @@ async def test_a_replica_that_loses_the_race_backs_off(
 
 
 async def test_retention_keeps_roots_current_chain_and_history(
-    client: AppClient, store: MetaStore
+    client: AppClient, store: Backend
 ) -> None:
     published = await publish_new(client)
     builder = published.builder
@@ -137,7 +137,7 @@ def signer_database(path: Path, rows: list[tuple[str, str, str, bool]]) -> Signe
 
 
 async def test_purge_removes_keys_rows_and_files_and_resumes(
-    client: AppClient, store: MetaStore, crypto: LocalCryptoService, tmp_path: Path
+    client: AppClient, store: Backend, crypto: LocalCryptoService, tmp_path: Path
 ) -> None:
     published = await publish_new(client)
     timestamp_key = published.builder.timestamp_key.canonical_key_id
@@ -201,7 +201,7 @@ async def test_purge_removes_keys_rows_and_files_and_resumes(
 
 
 async def test_purge_leaves_a_key_of_another_gun_alone(
-    client: AppClient, store: MetaStore, crypto: LocalCryptoService, tmp_path: Path
+    client: AppClient, store: Backend, crypto: LocalCryptoService, tmp_path: Path
 ) -> None:
     published = await publish_new(client)
     timestamp_key = published.builder.timestamp_key
@@ -214,7 +214,7 @@ async def test_purge_leaves_a_key_of_another_gun_alone(
 
 
 async def test_publish_delete_and_rotation_record_the_actor(
-    client: AppClient, store: MetaStore
+    client: AppClient, store: Backend
 ) -> None:
     await publish_new(client)
     assert (await client.post(f"/v2/{GUN}/_trust/tuf/timestamp.key")).status == 200

@@ -17,7 +17,7 @@ from pytest_aiohttp import AiohttpClient
 
 from notary_server.app import create_app
 from notary_server.config import ServerConfig
-from notary_server.storage.base import MetaStore
+from notary_server.storage.capabilities import Backend
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.storage.migrate import migrate_postgres, migrate_sqlite
 from notary_server.storage.postgres import PostgresMetaStore, connect
@@ -60,7 +60,7 @@ def crypto() -> LocalCryptoService:
 def make_client(aiohttp_client: AiohttpClient, crypto: LocalCryptoService) -> ClientFactory:
     """Build a client on ``create_app`` over the given store (and config)."""
 
-    async def build(store: MetaStore, config: ServerConfig | None = None) -> AppClient:
+    async def build(store: Backend, config: ServerConfig | None = None) -> AppClient:
         app = create_app(
             config if config is not None else make_config(), store=store, crypto=crypto
         )
@@ -94,7 +94,7 @@ def sql_backend(request: pytest.FixtureRequest) -> str:
     return "sqlite" if request.param == "sqlite" else request.getfixturevalue("hardening_db")
 
 
-async def open_store(backend: str, tmp_path: Path) -> MetaStore:
+async def open_store(backend: str, tmp_path: Path) -> Backend:
     """An empty migrated store: SQLite in ``tmp_path``, or the PostgreSQL database emptied."""
     if backend == "sqlite":
         path = tmp_path / "server.db"
@@ -106,7 +106,7 @@ async def open_store(backend: str, tmp_path: Path) -> MetaStore:
 
 
 @pytest.fixture
-async def sql_store(sql_backend: str, tmp_path: Path) -> AsyncIterator[MetaStore]:
+async def sql_store(sql_backend: str, tmp_path: Path) -> AsyncIterator[Backend]:
     opened = await open_store(sql_backend, tmp_path)
     try:
         yield opened
@@ -115,6 +115,6 @@ async def sql_store(sql_backend: str, tmp_path: Path) -> AsyncIterator[MetaStore
 
 
 @pytest.fixture
-async def sql_env(sql_store: MetaStore, make_client: ClientFactory) -> tuple[AppClient, MetaStore]:
+async def sql_env(sql_store: Backend, make_client: ClientFactory) -> tuple[AppClient, Backend]:
     """The real app on SQLite, then on PostgreSQL (the store set up first: closed after the app)."""
     return await make_client(sql_store), sql_store

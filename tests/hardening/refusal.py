@@ -19,7 +19,7 @@ from tests.hardening.attacks import publish
 from tests.hardening.state import StoreState, error_of, store_state
 
 if TYPE_CHECKING:
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from testkit.repo_builder import RepoBuilder
     from testkit.server_helpers import AppClient
 
@@ -52,13 +52,13 @@ async def served_files(
     return served
 
 
-async def seen(client: AppClient, store: MetaStore, gun: str, roles: Sequence[str] = ()) -> Seen:
+async def seen(client: AppClient, store: Backend, gun: str, roles: Sequence[str] = ()) -> Seen:
     return Seen(await store_state(store), await served_files(client, gun, roles))
 
 
 async def assert_refused_unchanged_publishable(
     client: AppClient,
-    store: MetaStore,
+    store: Backend,
     builder: RepoBuilder,
     parts: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
     refusal: Refusal,

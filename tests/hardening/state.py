@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from notary_server.storage.base import Change, FileInfo, MetaStore
+from notary_server.storage.base import Change, FileInfo
+from notary_server.storage.capabilities import Backend
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ def _key(info: FileInfo) -> tuple[str, str, int, str]:
     return info.gun, info.role, info.version, info.sha256
 
 
-async def store_state(store: MetaStore) -> StoreState:
+async def store_state(store: Backend) -> StoreState:
     guns = tuple(await store.list_guns())
     files = [_key(info) for gun in guns for info in await store.list_files(gun)]
     changes = tuple(await store.get_changes(0, 100_000, None))

@@ -34,7 +34,7 @@ from tests.hardening.attacks import (
 from tests.hardening.state import error_of, report, store_state
 
 if TYPE_CHECKING:
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from notary_server.storage.memory import MemoryMetaStore
     from notary_server.storage.postgres import PostgresMetaStore
     from testkit.repo_builder import RepoBuilder
@@ -61,7 +61,7 @@ MIN_ATTACKS = 48
 """The size of the attack table when issue #14 closed; rows are added, never dropped."""
 
 
-async def run_attack(client: AppClient, store: MetaStore, attack: Attack) -> None:
+async def run_attack(client: AppClient, store: Backend, attack: Attack) -> None:
     builder = await published_repo(client, attack.configure)
     if attack.prepare is not None:
         await attack.prepare(client, builder)
@@ -154,7 +154,7 @@ async def test_version_2_31_minus_1_is_refused(
 
 
 async def _refused_unchanged(
-    client: AppClient, store: MetaStore, builder: RepoBuilder, roles: tuple[str, ...]
+    client: AppClient, store: Backend, builder: RepoBuilder, roles: tuple[str, ...]
 ) -> None:
     parts = builder.publish(*roles)
     before = await store_state(store)
@@ -236,7 +236,7 @@ BAD_GUNS = {
 }
 
 
-async def check_unstorable_gun(client: AppClient, store: MetaStore, gun: str) -> None:
+async def check_unstorable_gun(client: AppClient, store: Backend, gun: str) -> None:
     # Go answers 500 on PostgreSQL for a GUN longer than the varchar(255) column
     # (and for a NUL, which PostgreSQL text cannot hold). We refuse such GUNs up
     # front: INVALID_GUN on upload, METADATA_NOT_FOUND on reads and deletes (ADR 0012).

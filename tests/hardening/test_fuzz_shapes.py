@@ -41,7 +41,7 @@ from tests.hardening.attacks import RELEASES, publish, published_repo, sign_mode
 from tests.hardening.state import error_of, report
 
 if TYPE_CHECKING:
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from notary_server.storage.memory import MemoryMetaStore
     from testkit.repo_builder import RepoBuilder
     from testkit.server_helpers import AppClient, ClientFactory
@@ -56,7 +56,7 @@ PATH_POOL: Final = ("", "a/", "a/b/", "b/", "a", "ab", "a/b/c")
 NAME_POOL: Final = ("a/x", "a/b/c", "a/b/cd", "b/y", "ab", "abc", "c", "a", "b/")
 
 
-async def _gun_state(store: MetaStore, gun: str) -> tuple[object, ...]:
+async def _gun_state(store: Backend, gun: str) -> tuple[object, ...]:
     """Everything stored for ``gun``: its files and its changefeed records."""
     files = tuple(sorted((f.role, f.version, f.sha256) for f in await store.list_files(gun)))
     changes = tuple(await store.get_changes(0, 100_000, gun))
@@ -91,7 +91,7 @@ def _snapshot_naming(builder: RepoBuilder, targets: bytes, version: int) -> byte
     return sign_model(SNAPSHOT, model, [builder.snapshot_signer])
 
 
-async def _pair_case(client: AppClient, store: MetaStore, rng: random.Random, index: int) -> str:
+async def _pair_case(client: AppClient, store: Backend, rng: random.Random, index: int) -> str:
     builder = await published_repo(client, gun=f"example.com/fuzz-pairs/{index}")
     for release in range(rng.randrange(1, 3)):
         builder.add_target(f"release-{release}", b"r\n")
@@ -150,7 +150,7 @@ def within(name: str, paths: tuple[str, ...]) -> bool:
     return any(name.startswith(path) for path in paths)
 
 
-async def _path_case(client: AppClient, store: MetaStore, rng: random.Random, index: int) -> str:
+async def _path_case(client: AppClient, store: Backend, rng: random.Random, index: int) -> str:
     releases_paths = tuple(rng.sample(PATH_POOL, rng.randrange(1, 3)))
     nested_paths = tuple(rng.sample(PATH_POOL, rng.randrange(1, 3)))
     keys = {RELEASES: SigningKey.generate(), NESTED: SigningKey.generate()}
@@ -200,9 +200,7 @@ async def test_targets_outside_the_delegation_paths(
 # ---------------------------------------------------------------- duplicate parts
 
 
-async def _duplicate_case(
-    client: AppClient, store: MetaStore, rng: random.Random, index: int
-) -> str:
+async def _duplicate_case(client: AppClient, store: Backend, rng: random.Random, index: int) -> str:
     builder = await published_repo(client, gun=f"example.com/fuzz-parts/{index}")
     builder.add_target("next", b"next\n")
     valid = builder.publish()

@@ -41,7 +41,7 @@ from tests.hardening.attacks import publish
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from notary_server.storage.memory import MemoryMetaStore
     from testkit.repo_builder import RepoBuilder
     from testkit.server_helpers import AppClient, ClientFactory
@@ -86,7 +86,7 @@ async def giant_repository(client: AppClient, gun: str = GUN) -> RepoBuilder:
 
 
 async def test_expiry_pass_parses_a_giant_targets_file_off_the_loop_and_only_once(
-    sql_store: MetaStore,
+    sql_store: Backend,
     make_client: ClientFactory,
     parsed_in_thread: list[tuple[str, int]],
     caplog: pytest.LogCaptureFixture,
@@ -125,7 +125,7 @@ async def test_expiry_pass_parses_a_giant_targets_file_off_the_loop_and_only_onc
 
 
 async def test_incremental_scan_finds_what_the_full_scan_finds(
-    sql_store: MetaStore, make_client: ClientFactory
+    sql_store: Backend, make_client: ClientFactory
 ) -> None:
     client = await make_client(sql_store)
     await giant_repository(client)

@@ -41,7 +41,7 @@ from tests.hardening.attacks import GUN, assert_still_publishable, published_rep
 from tests.hardening.state import error_of, store_state
 
 if TYPE_CHECKING:
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from notary_server.storage.memory import MemoryMetaStore
     from testkit.server_helpers import AppClient, ClientFactory
 
@@ -95,7 +95,7 @@ AMBIGUOUS_WRITE_GUNS = {
 }
 
 
-async def check_ambiguous_write_paths(client: AppClient, store: MetaStore, gun: str) -> None:
+async def check_ambiguous_write_paths(client: AppClient, store: Backend, gun: str) -> None:
     builder = await published_repo(client)
     builder.add_target("evil", b"malware\n")
     body, content_type = multipart_body(builder.publish())

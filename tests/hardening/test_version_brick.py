@@ -31,7 +31,7 @@ from tests.hardening.attacks import GUN, RELEASES, publish, published_repo, sign
 from tests.hardening.refusal import Refusal, assert_refused_unchanged_publishable
 
 if TYPE_CHECKING:
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from testkit.repo_builder import RepoBuilder
     from testkit.server_helpers import AppClient
 
@@ -75,7 +75,7 @@ async def with_delegation(client: AppClient) -> RepoBuilder:
 # ------------------------------------------------------------------ the brick, per role kind
 
 
-async def test_targets_at_2147483647_is_refused(sql_env: tuple[AppClient, MetaStore]) -> None:
+async def test_targets_at_2147483647_is_refused(sql_env: tuple[AppClient, Backend]) -> None:
     # The case: Go stores it and the next targets version never fits.
     client, store = sql_env
     builder = await published_repo(client)
@@ -86,7 +86,7 @@ async def test_targets_at_2147483647_is_refused(sql_env: tuple[AppClient, MetaSt
 
 
 async def test_targets_at_2147483647_with_server_snapshot_is_refused(
-    sql_env: tuple[AppClient, MetaStore],
+    sql_env: tuple[AppClient, Backend],
 ) -> None:
     client, store = sql_env
     builder = await new_builder(client, GUN, server_snapshot=True)
@@ -98,7 +98,7 @@ async def test_targets_at_2147483647_with_server_snapshot_is_refused(
 
 
 async def test_client_snapshot_at_2147483647_is_refused(
-    sql_env: tuple[AppClient, MetaStore],
+    sql_env: tuple[AppClient, Backend],
 ) -> None:
     client, store = sql_env
     builder = await published_repo(client)
@@ -107,7 +107,7 @@ async def test_client_snapshot_at_2147483647_is_refused(
     )
 
 
-async def test_delegation_at_2147483647_is_refused(sql_env: tuple[AppClient, MetaStore]) -> None:
+async def test_delegation_at_2147483647_is_refused(sql_env: tuple[AppClient, Backend]) -> None:
     client, store = sql_env
     builder = await with_delegation(client)
     await assert_refused_unchanged_publishable(
@@ -120,7 +120,7 @@ async def test_delegation_at_2147483647_is_refused(sql_env: tuple[AppClient, Met
     )
 
 
-async def test_root_at_2147483647_is_refused(sql_env: tuple[AppClient, MetaStore]) -> None:
+async def test_root_at_2147483647_is_refused(sql_env: tuple[AppClient, Backend]) -> None:
     # Go refuses this one too: a root version is the stored one or one above.
     client, store = sql_env
     builder = await published_repo(client)
@@ -131,7 +131,7 @@ async def test_root_at_2147483647_is_refused(sql_env: tuple[AppClient, MetaStore
 
 
 async def test_uploaded_timestamp_at_2147483647_is_ignored(
-    sql_env: tuple[AppClient, MetaStore],
+    sql_env: tuple[AppClient, Backend],
 ) -> None:
     # The server always makes its own timestamp, one version above the stored one.
     client, _ = sql_env
@@ -153,7 +153,7 @@ async def test_uploaded_timestamp_at_2147483647_is_ignored(
 
 
 async def test_the_largest_accepted_jump_leaves_room_for_the_next_version(
-    sql_env: tuple[AppClient, MetaStore],
+    sql_env: tuple[AppClient, Backend],
 ) -> None:
     # The rule: no accepted upload may leave a role unable to take its next version.
     client, store = sql_env
@@ -175,7 +175,7 @@ async def test_the_largest_accepted_jump_leaves_room_for_the_next_version(
 
 
 async def test_a_role_stored_far_ahead_still_takes_its_next_version(
-    sql_env: tuple[AppClient, MetaStore], monkeypatch: pytest.MonkeyPatch
+    sql_env: tuple[AppClient, Backend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A repository whose role Go (or an import) left far ahead of its timestamp
     # is not locked out: that role may take exactly its next version.

@@ -11,7 +11,7 @@ from pytest_aiohttp import AiohttpClient
 
 from notary_server.app import create_app
 from notary_server.config import ServerConfig
-from notary_server.storage.base import MetaStore
+from notary_server.storage.capabilities import Backend
 from notary_server.storage.memory import MemoryMetaStore
 from notary_server.trust.local import LocalCryptoService
 from testkit.server_helpers import AppClient, ClientFactory, make_config
@@ -39,7 +39,7 @@ def make_client(
     """Build a client on ``create_app``; the store defaults to ``memory_store``."""
 
     async def build(
-        config: ServerConfig | None = None, *, store: MetaStore | None = None
+        config: ServerConfig | None = None, *, store: Backend | None = None
     ) -> AppClient:
         app = create_app(
             config if config is not None else make_config(),

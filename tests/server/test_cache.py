@@ -30,7 +30,7 @@ from tests.server.storage.conftest import postgres_admin_dsn, postgres_store, se
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
     from notary_server.storage.memory import MemoryMetaStore
     from notary_server.trust.local import LocalCryptoService
 
@@ -261,7 +261,7 @@ async def test_sqlite_tracker_sees_another_connection_write(tmp_path: Path) -> N
 
 
 async def test_postgres_listener_loss_disables_the_cache(
-    postgres_store: MetaStore, server_db_dsn: str
+    postgres_store: Backend, server_db_dsn: str
 ) -> None:
     reader = await open_reader(postgres_store)
     tracker = reader.tracker

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from notary_server.storage.base import MetaStore, StoredMeta
+    from notary_server.storage.base import StoredMeta
+    from notary_server.storage.capabilities import Backend
     from notary_server.storage.memory import MemoryMetaStore
     from testkit.server_helpers import ClientFactory
 
@@ -45,24 +46,24 @@ GUNS = ("example.com/warm/a", "example.com/warm/b", "example.com/warm/c")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def tracked_store(request: pytest.FixtureRequest) -> MetaStore:
+def tracked_store(request: pytest.FixtureRequest) -> Backend:
     """A store with a change tracker, empty.
 
     Tests ask for it before ``make_client``, so that the applications (and their
     change listeners) are closed before the store's connections are.
     """
-    store: MetaStore = request.getfixturevalue(f"{request.param}_store")
+    store: Backend = request.getfixturevalue(f"{request.param}_store")
     return store
 
 
-async def publish_all(make_client: ClientFactory, store: MetaStore) -> None:
+async def publish_all(make_client: ClientFactory, store: Backend) -> None:
     client = await make_client(store=store)
     for gun in GUNS:  # published in this order: the last is the most recent
         await publish_new(client, gun, server_snapshot=True)
 
 
 async def test_warm_stores_the_chains_an_on_demand_read_builds(
-    tracked_store: MetaStore, make_client: ClientFactory
+    tracked_store: Backend, make_client: ClientFactory
 ) -> None:
     await publish_all(make_client, tracked_store)
     reader = await open_reader(tracked_store)
@@ -82,7 +83,7 @@ async def test_warm_stores_the_chains_an_on_demand_read_builds(
 
 
 async def test_warm_stops_at_the_budget_most_recent_first(
-    tracked_store: MetaStore, make_client: ClientFactory
+    tracked_store: Backend, make_client: ClientFactory
 ) -> None:
     await publish_all(make_client, tracked_store)
     probe = await open_reader(tracked_store)
@@ -102,7 +103,7 @@ async def test_warm_stops_at_the_budget_most_recent_first(
 
 
 async def test_warm_stops_at_the_deadline(
-    tracked_store: MetaStore, make_client: ClientFactory
+    tracked_store: Backend, make_client: ClientFactory
 ) -> None:
     await publish_all(make_client, tracked_store)
     reader = await open_reader(tracked_store)
@@ -130,7 +131,7 @@ class _ChangesWhileReading:
     the snapshots, so the chain it would build for that GUN is already stale.
     """
 
-    def __init__(self, store: MetaStore, reader: MetadataReader, gun: str) -> None:
+    def __init__(self, store: Backend, reader: MetadataReader, gun: str) -> None:
         self._store = store
         self._reader = reader
         self._gun = gun
@@ -152,12 +153,12 @@ class _ChangesWhileReading:
 
 
 async def test_warm_drops_the_chain_of_a_gun_changed_meanwhile(
-    tracked_store: MetaStore, make_client: ClientFactory
+    tracked_store: Backend, make_client: ClientFactory
 ) -> None:
     await publish_all(make_client, tracked_store)
     cache = MetadataCache()
     reader = MetadataReader(tracked_store, cache, await open_tracker(tracked_store, cache))
-    reader.store = cast("MetaStore", _ChangesWhileReading(tracked_store, reader, GUNS[1]))
+    reader.store = cast("Backend", _ChangesWhileReading(tracked_store, reader, GUNS[1]))
     try:
         await warm_chains(reader, max_seconds=60)
         assert cache.get_chain(GUNS[1]) is None
@@ -170,7 +171,7 @@ async def test_warm_drops_the_chain_of_a_gun_changed_meanwhile(
 
 
 async def test_the_application_warms_before_serving(
-    tracked_store: MetaStore, make_client: ClientFactory
+    tracked_store: Backend, make_client: ClientFactory
 ) -> None:
     await publish_all(make_client, tracked_store)
     client = await make_client(make_config(), store=tracked_store)

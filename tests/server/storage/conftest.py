@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
     from pathlib import Path
 
-    from notary_server.storage.base import MetaStore
+    from notary_server.storage.capabilities import Backend
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def server_db_dsn(postgres_admin_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def postgres_store(server_db_dsn: str) -> AsyncIterator[MetaStore]:
+async def postgres_store(server_db_dsn: str) -> AsyncIterator[Backend]:
     store = await connect(server_db_dsn, min_size=1, max_size=25)
     try:
         await store._pool.execute("TRUNCATE tuf_files, changefeed RESTART IDENTITY")
@@ -47,14 +47,14 @@ async def postgres_store(server_db_dsn: str) -> AsyncIterator[MetaStore]:
 
 
 @pytest.fixture
-async def memory_store() -> AsyncIterator[MetaStore]:
+async def memory_store() -> AsyncIterator[Backend]:
     store = MemoryMetaStore()
     yield store
     await store.close()
 
 
 @pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[MetaStore]:
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Backend]:
     store = await open_sqlite(str(tmp_path / "server.db"))
     try:
         yield store
@@ -65,7 +65,7 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[MetaStore]:
 @pytest.fixture(
     params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-def store(request: pytest.FixtureRequest) -> MetaStore:
+def store(request: pytest.FixtureRequest) -> Backend:
     """Each backend in turn, empty."""
-    backend: MetaStore = request.getfixturevalue(f"{request.param}_store")
+    backend: Backend = request.getfixturevalue(f"{request.param}_store")
     return backend

@@ -16,6 +16,7 @@ import pytest
 
 from notary_server.storage import NotFoundError, OldVersionError, StorageError
 from notary_server.storage.base import Audit, Change, MetaStore, MetaUpdate
+from notary_server.storage.capabilities import Backend
 from notary_server.storage.postgres import PostgresMetaStore
 
 BASE_ROLES = ("root", "targets", "snapshot", "timestamp")
@@ -259,7 +260,7 @@ async def test_get_checksum_not_found(store: MetaStore) -> None:
         await store.get_checksum("gun", "timestamp", "12345")
 
 
-async def test_check_health_succeeds(store: MetaStore) -> None:
+async def test_check_health_succeeds(store: Backend) -> None:
     await store.check_health()
 
 
@@ -415,7 +416,7 @@ async def test_update_many_empty_is_a_no_op(store: MetaStore) -> None:
 # Bulk reads (the cache warmer)
 
 
-async def test_get_current_roles_matches_get_current(store: MetaStore) -> None:
+async def test_get_current_roles_matches_get_current(store: Backend) -> None:
     await store.update_many("a", [sample("a", "timestamp", v).update for v in (1, 3, 2)])
     await store.update_many("a", [sample("a", "root", 1).update, sample("a", "targets", 4).update])
     await store.update_many("b", [sample("b", "snapshot", 7).update])  # another GUN
@@ -431,7 +432,7 @@ async def test_get_current_roles_matches_get_current(store: MetaStore) -> None:
     assert await store.get_current_roles("a", []) == {}
 
 
-async def test_get_current_many_matches_get_current(store: MetaStore) -> None:
+async def test_get_current_many_matches_get_current(store: Backend) -> None:
     await store.update_many("a", [sample("a", "timestamp", v).update for v in (1, 3, 2)])
     await store.update_many("b", [sample("b", "timestamp", 1).update])
     await store.update_many("c", [sample("c", "root", 1).update])  # no timestamp
@@ -445,7 +446,7 @@ async def test_get_current_many_matches_get_current(store: MetaStore) -> None:
     assert await store.get_current_many("timestamp", []) == {}
 
 
-async def test_get_checksum_many_matches_get_checksum(store: MetaStore) -> None:
+async def test_get_checksum_many_matches_get_checksum(store: Backend) -> None:
     one, two = sample("a", "snapshot", 1), sample("a", "snapshot", 2)
     other = sample("b", "snapshot", 1)
     await store.update_many("a", [one.update, two.update])
@@ -464,7 +465,7 @@ async def test_get_checksum_many_matches_get_checksum(store: MetaStore) -> None:
     assert await store.get_checksum_many("timestamp", wanted) == {}  # per role
 
 
-async def test_guns_recent_first_lists_guns_with_a_timestamp(store: MetaStore) -> None:
+async def test_guns_recent_first_lists_guns_with_a_timestamp(store: Backend) -> None:
     await timestamps(store, "old", 1)
     await store.update_many("root-only", [sample("root-only", "root", 1).update])
     await timestamps(store, "new", 1)
