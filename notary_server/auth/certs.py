@@ -1,10 +1,15 @@
 """The token signers' certificates: the root bundle and ``x5c`` chain verification.
 
-Go verifies an ``x5c`` chain with ``crypto/x509`` (``KeyUsages: Any``): a leaf
-that is itself one of the roots is trusted as is; otherwise each certificate
-must be directly issued (name and signature) by the next one, up to a root,
-every issuer being a CA allowed to sign certificates, and every certificate in
-the chain must be within its validity period.
+Go verifies an ``x5c`` chain with ``crypto/x509`` (``KeyUsages: Any``); we hand it to
+``cryptography.x509.verification`` with the policies that make it Go's (ADR 0032):
+no extended key usage or subject name is required of the leaf, every issuer must be a
+CA (``basicConstraints``) whose key usage, if present, allows certificate signing
+(Go's ``CheckSignatureFrom``), and a leaf that is itself one of the roots is trusted as
+is. The verifier checks names, signatures, validity periods, path lengths and
+unknown critical extensions along the chain; it also refuses RSA issuers under 2048
+bits and chains of more than 8 intermediates, where Go has no limit. It refuses
+version 1 certificates outright, which Go takes as leaves and roots: the hop from a
+version 1 leaf is checked here by hand (:func:`_verify_version_1_leaf`).
 """
 
 from __future__ import annotations
@@ -15,11 +20,26 @@ import datetime as dt
 from typing import TYPE_CHECKING, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.verification import (
+    ClientVerifier,
+    Criticality,
+    ExtensionPolicy,
+    Policy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
-from notary_server.auth.libtrust import PublicKey, UnsupportedKeyError, key_id, supported_key
+from notary_server.auth.libtrust import (
+    MIN_RSA_BITS,
+    PublicKey,
+    UnsupportedKeyError,
+    key_id,
+    supported_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,8 +58,24 @@ __all__ = [
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 """A key the built-in issuer can sign tokens with."""
 
-MAX_CHAIN_LENGTH: Final = 10
-"""Certificates above the leaf that a chain may have (Go has no fixed limit; x5c is short)."""
+
+def _may_sign_certificates(
+    _policy: Policy, _certificate: x509.Certificate, usage: x509.KeyUsage | None
+) -> None:
+    """Go's ``CheckSignatureFrom``: an issuer's key usage, if any, includes keyCertSign."""
+    if usage is not None and not usage.key_cert_sign:
+        raise ValueError("the issuer's key usage does not allow certificate signing")
+
+
+_ISSUER_POLICY: Final = (
+    ExtensionPolicy.permit_all()
+    .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _may_sign_certificates)
+)
+"""What an intermediate or root must carry: Go's checks, none of the Web PKI's."""
+
+_LEAF_POLICY: Final = ExtensionPolicy.permit_all()
+"""Go's ``ExtKeyUsageAny``: any (known or non-critical) extensions, none required."""
 
 
 class CertificateError(ValueError):
@@ -86,83 +122,93 @@ def _decode(entry: object) -> x509.Certificate:
         raise CertificateError("unable to decode a certificate of the chain") from e
 
 
-def _check_time(certificate: x509.Certificate, now: dt.datetime) -> None:
-    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
-        raise CertificateError("certificate has expired or is not yet valid")
-
-
-def _may_sign(issuer: x509.Certificate, depth: int) -> bool:
-    """Go's ``CheckSignatureFrom`` and intermediate rules: a CA with certificate signing."""
-    try:
-        constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return issuer.version is x509.Version.v1
-    if not constraints.ca:
-        return False
-    if constraints.path_length is not None and depth > constraints.path_length:
-        return False
-    try:
-        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return True
-    return usage.key_cert_sign
-
-
-def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        child.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 def verify_chain(
     x5c: Sequence[object], roots: Sequence[x509.Certificate], now: dt.datetime
 ) -> PublicKey:
     """Verify an ``x5c`` header (leaf first, base64 DER) up to ``roots``; return the leaf key.
 
     Raises:
-        CertificateError: the chain is malformed, does not reach a root, or a
-            certificate is outside its validity period or may not sign.
+        CertificateError: the chain is malformed, does not reach a root, a
+            certificate is outside its validity period or may not sign, or the
+            leaf's key is one libtrust does not support.
     """
     if not x5c:
         raise CertificateError("empty x509 certificate chain")
-    leaf, *rest = (_decode(entry) for entry in x5c)
-    _check_time(leaf, now)
-    if not any(leaf == root for root in roots):
-        _build_path(leaf, rest, roots, now)
+    leaf, *intermediates = (_decode(entry) for entry in x5c)
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(roots)))
+        .time(now)
+        .extension_policies(ca_policy=_ISSUER_POLICY, ee_policy=_LEAF_POLICY)
+        .build_client_verifier()
+    )
     try:
+        if leaf.version is x509.Version.v1:
+            _verify_version_1_leaf(leaf, intermediates, roots, now, verifier)
+        else:
+            verifier.verify(leaf, intermediates)
         return supported_key(leaf.public_key())
-    except UnsupportedKeyError as e:
-        raise CertificateError(str(e)) from e
+    except (VerificationError, UnsupportedKeyError) as e:
+        raise CertificateError(f"unable to verify certificate chain: {e}") from e
 
 
-def _build_path(
+def _verify_version_1_leaf(
     leaf: x509.Certificate,
     intermediates: Sequence[x509.Certificate],
     roots: Sequence[x509.Certificate],
     now: dt.datetime,
+    verifier: ClientVerifier,
 ) -> None:
-    current, used = leaf, [leaf]
-    for depth in range(MAX_CHAIN_LENGTH):
-        for root in roots:
-            if _may_sign(root, depth) and _issued_by(current, root):
-                _check_time(root, now)
-                return
-        parent = next(
-            (
-                c
-                for c in intermediates
-                if c not in used and _may_sign(c, depth) and _issued_by(current, c)
-            ),
-            None,
-        )
-        if parent is None:
-            break
-        _check_time(parent, now)
-        current = parent
-        used.append(parent)
+    """Go's checks of a version 1 leaf (``openssl x509 -req``), which the verifier refuses.
+
+    The hop to the issuer is checked here (validity, name, signature, Go's
+    ``CheckSignatureFrom``), the issuer's own chain by the verifier; a root, version 1
+    ones included, is trusted as is, as Go trusts it.
+    """
+    _check_validity(leaf, now)
+    if leaf in roots:
+        return
+    for issuer in (*intermediates, *roots):
+        if _may_sign(issuer) and _issued_by(leaf, issuer):
+            if issuer in roots:
+                _check_validity(issuer, now)
+            else:
+                verifier.verify(issuer, [c for c in intermediates if c is not issuer])
+            return
     raise CertificateError("certificate signed by unknown authority")
+
+
+def _check_validity(certificate: x509.Certificate, now: dt.datetime) -> None:
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+        raise CertificateError("certificate has expired or is not yet valid")
+
+
+def _may_sign(issuer: x509.Certificate) -> bool:
+    """Go's ``CheckSignatureFrom`` (a CA or version 1, keyCertSign if it has a key usage).
+
+    An RSA issuer under 2048 bits may not sign, as in the verifier.
+    """
+    key = issuer.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return False
+    try:
+        constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return issuer.version is x509.Version.v1
+    try:
+        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return constraints.ca
+    return constraints.ca and usage.key_cert_sign
+
+
+def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Issuer name and signature match (cryptography refuses SHA-1 signatures, as Go does)."""
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, UnsupportedAlgorithm, InvalidSignature):
+        return False
+    return True
 
 
 class IssuerError(ValueError):

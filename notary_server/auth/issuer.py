@@ -17,16 +17,15 @@ credentials gets a 429 with docker/distribution's ``TOOMANYREQUESTS`` envelope
 and ``Retry-After``, before its password is checked. Anonymous requests are
 never limited here (they check no password).
 
-Tokens are signed with the issuer key (ES256/ES384/ES512 by curve, RS256 for
-RSA) and carry the issuer certificate chain in ``x5c``, which must verify up to
-``rootcertbundle``, so the server's own verifier (and Go's) accepts them.
+Tokens are signed with the issuer key by joserfc (ES256/ES384/ES512 by curve, RS256
+for RSA, ADR 0032) and carry the issuer certificate chain in ``x5c``, which must
+verify up to ``rootcertbundle``, so the server's own verifier (and Go's) accepts them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import secrets
 import time
@@ -35,14 +34,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import BasicAuth, hdrs, web
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives import serialization
+from joserfc import jws, jwt
 
 from notary_server.auth.access import granted_actions
 from notary_server.auth.certs import IssuerError, SigningKey, load_signing_material, x5c_entry
 from notary_server.auth.htpasswd import Htpasswd
-from notary_server.auth.libtrust import jose_b64encode, key_id, supported_key
+from notary_server.auth.libtrust import jose_key, key_id, supported_key
 from notary_server.auth.login_limit import (
     FailureBuckets,
     LoginLimiter,
@@ -60,8 +58,8 @@ __all__ = ["IssuerError", "Scope", "TokenIssuer", "parse_scopes"]
 
 logger = logging.getLogger(__name__)
 
-_EC_ALGORITHMS: Final = {256: ("ES256", hashes.SHA256), 384: ("ES384", hashes.SHA384)}
-_ES512: Final = ("ES512", hashes.SHA512)
+_ALGORITHMS: Final = ["RS256", "ES256", "ES384", "ES512"]
+"""What the issuer signs with: RS256 for RSA (as docker's token servers), else the curve's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +106,8 @@ class TokenIssuer:
         """
         self.config = config
         self.key = key
+        self._signing_key = jose_key(key)
+        self._algorithm = jws.JWSRegistry.filter_algorithms(self._signing_key, _ALGORITHMS)[0].name
         self.users = users
         entries = config.login_limit_entries
         self.login_limiter = LoginLimiter(
@@ -158,23 +158,10 @@ class TokenIssuer:
         )
         return [scope for scope in granted if scope.actions]
 
-    def _algorithm(self) -> str:
-        if isinstance(self.key, rsa.RSAPrivateKey):
-            return "RS256"
-        return _EC_ALGORITHMS.get(self.key.curve.key_size, _ES512)[0]
-
-    def _sign(self, data: bytes) -> bytes:
-        if isinstance(self.key, rsa.RSAPrivateKey):
-            return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-        _, hash_type = _EC_ALGORITHMS.get(self.key.curve.key_size, _ES512)
-        r, s = decode_dss_signature(self.key.sign(data, ec.ECDSA(hash_type())))
-        size = (self.key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-
     def mint(self, subject: str, scopes: Sequence[Scope], now: dt.datetime) -> str:
         """Return a signed token for ``subject`` granting ``scopes``."""
         issued = int(now.timestamp())
-        header = {"typ": "JWT", "alg": self._algorithm(), "kid": self._kid, "x5c": self._x5c}
+        header = {"typ": "JWT", "alg": self._algorithm, "kid": self._kid, "x5c": self._x5c}
         claims: dict[str, Any] = {
             "iss": self.config.issuer,
             "sub": subject,
@@ -187,12 +174,7 @@ class TokenIssuer:
                 {"type": s.type, "name": s.name, "actions": list(s.actions)} for s in scopes
             ],
         }
-        signing_input = ".".join(
-            jose_b64encode(json.dumps(part, separators=(",", ":")).encode())
-            for part in (header, claims)
-        )
-        signature = self._sign(signing_input.encode("ascii"))
-        return f"{signing_input}.{jose_b64encode(signature)}"
+        return jwt.encode(header, claims, self._signing_key, algorithms=[self._algorithm])
 
     async def _authenticate(self, request: web.Request) -> str:
         """Return the user name ("" = anonymous).

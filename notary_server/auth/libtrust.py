@@ -1,10 +1,10 @@
-"""The parts of docker/libtrust that token verification uses: key IDs, JWKs, JWS signatures.
+"""The parts of docker/libtrust that token verification uses: key IDs and JWKs (ADR 0032).
 
 ``libtrust`` knows two kinds of keys, ECDSA on P-256/P-384/P-521 and RSA; anything
-else (Ed25519, other curves) is refused as Go refuses it. An EC key signs with the
-one algorithm its curve implies (ES256/ES384/ES512, a fixed-length ``r || s``
-signature); an RSA key with RS256/RS384/RS512 (PKCS#1 v1.5). No other algorithm
-(``none``, ``HS*``, ``PS*``) verifies anything.
+else (Ed25519, other curves) is refused as Go refuses it, and so is an RSA key under
+2048 bits (beyond Go, ADR 0032). Signatures are checked by joserfc
+(:mod:`notary_server.auth.token`); :func:`jose_key` hands it a key without the JWK
+members (``use``, ``alg``, ``key_ops``) that libtrust ignores and joserfc would act on.
 """
 
 from __future__ import annotations
@@ -14,34 +14,32 @@ import binascii
 import hashlib
 from typing import Any, Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc.jwk import ECKey, RSAKey
 
 __all__ = [
+    "MIN_RSA_BITS",
     "PublicKey",
     "UnsupportedKeyError",
     "jose_b64decode",
     "jose_b64encode",
+    "jose_key",
     "key_id",
     "public_key_from_jwk",
     "supported_key",
-    "verify_signature",
 ]
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 """The public key types libtrust supports."""
 
-_CURVES: Final[dict[str, tuple[type[ec.EllipticCurve], str, type[hashes.HashAlgorithm]]]] = {
-    "P-256": (ec.SECP256R1, "ES256", hashes.SHA256),
-    "P-384": (ec.SECP384R1, "ES384", hashes.SHA384),
-    "P-521": (ec.SECP521R1, "ES512", hashes.SHA512),
-}
-_RSA_ALGORITHMS: Final[dict[str, type[hashes.HashAlgorithm]]] = {
-    "RS256": hashes.SHA256,
-    "RS384": hashes.SHA384,
-    "RS512": hashes.SHA512,
+MIN_RSA_BITS: Final = 2048
+"""The smallest RSA key accepted (Go takes any; cryptography's chain verifier takes 2048)."""
+
+_CURVES: Final[dict[str, type[ec.EllipticCurve]]] = {
+    "P-256": ec.SECP256R1,
+    "P-384": ec.SECP384R1,
+    "P-521": ec.SECP521R1,
 }
 
 
@@ -59,7 +57,7 @@ def jose_b64decode(text: str) -> bytes:
     if remainder == 1:
         raise ValueError("illegal base64url string")
     padded = text + "=" * ((4 - remainder) % 4)
-    if padded.rstrip("=").count("=") or any(c in "+/" for c in padded):
+    if padded.rstrip("=").count("=") or "+" in padded or "/" in padded:
         raise ValueError("illegal base64url string")
     try:
         return base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True)
@@ -72,25 +70,30 @@ def jose_b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _curve_name(key: ec.EllipticCurvePublicKey) -> str:
-    for name, (curve, _, _) in _CURVES.items():
-        if isinstance(key.curve, curve):
-            return name
-    raise UnsupportedKeyError("unsupported elliptic curve")
-
-
 def supported_key(key: object) -> PublicKey:
-    """Return ``key`` if libtrust supports it (``FromCryptoPublicKey``).
+    """Return ``key`` if libtrust supports it (``FromCryptoPublicKey``) and it is not weak.
 
     Raises:
-        UnsupportedKeyError: not RSA and not ECDSA on P-256/P-384/P-521.
+        UnsupportedKeyError: not ECDSA on P-256/P-384/P-521, nor RSA of 2048 bits or more.
     """
     if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise UnsupportedKeyError(f"RSA key of {key.key_size} bits (at least {MIN_RSA_BITS})")
         return key
     if isinstance(key, ec.EllipticCurvePublicKey):
-        _curve_name(key)
+        if not any(isinstance(key.curve, curve) for curve in _CURVES.values()):
+            raise UnsupportedKeyError("unsupported elliptic curve")
         return key
     raise UnsupportedKeyError(f"public key type {type(key).__name__} is not supported")
+
+
+def jose_key(
+    key: PublicKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+) -> ECKey | RSAKey:
+    """The joserfc key for a supported key (no JWK members: joserfc checks only type and curve)."""
+    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
+        return RSAKey.import_key(key)
+    return ECKey.import_key(key)
 
 
 def key_id(key: PublicKey) -> str:
@@ -120,7 +123,7 @@ def _ec_key(jwk: dict[str, Any]) -> PublicKey:
     crv = _string(jwk, "crv")
     if crv not in _CURVES:
         raise UnsupportedKeyError(f"JWK EC curve not supported: {crv!r}")
-    curve = _CURVES[crv][0]()
+    curve = _CURVES[crv]()
     size = (curve.key_size + 7) // 8
     x, y = _decode(jwk, "x"), _decode(jwk, "y")
     if len(x) != size or len(y) != size:
@@ -170,28 +173,3 @@ def public_key_from_jwk(jwk: Any) -> PublicKey:
     if "kid" in jwk and _string(jwk, "kid") != key_id(key):
         raise UnsupportedKeyError("JWK key ID does not match the key")
     return key
-
-
-def verify_signature(key: PublicKey, alg: str, data: bytes, signature: bytes) -> bool:
-    """Verify a JWS signature as libtrust's ``PublicKey.Verify`` does."""
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        curve_name = _curve_name(key)
-        _, expected_alg, hash_type = _CURVES[curve_name]
-        size = (key.curve.key_size + 7) // 8
-        if alg != expected_alg or len(signature) != 2 * size:
-            return False
-        r = int.from_bytes(signature[:size], "big")
-        s = int.from_bytes(signature[size:], "big")
-        try:
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_type()))
-        except InvalidSignature:
-            return False
-        return True
-    hash_cls = _RSA_ALGORITHMS.get(alg)
-    if hash_cls is None:
-        return False
-    try:
-        key.verify(signature, data, padding.PKCS1v15(), hash_cls())
-    except (InvalidSignature, ValueError):
-        return False
-    return True

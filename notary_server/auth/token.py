@@ -3,9 +3,15 @@
 Parsing follows Go's ``encoding/json`` into the token's structs: object keys match
 field names case-insensitively (the last match wins), unknown keys are ignored,
 ``null`` leaves a field empty, and a value of the wrong JSON type (``aud`` as a
-list, ``exp`` as ``1.5`` or ``"1"``) makes the whole token malformed. Verification
-runs Go's checks in Go's order; every failure is an :class:`InvalidTokenError`
-(the challenge says ``error="invalid_token"`` either way).
+list, ``exp`` as ``1.5`` or ``"1"``) makes the whole token malformed. Header
+members Go does not read (``crit``, ``b64``) are ignored as Go ignores them.
+
+Verification runs Go's checks in Go's order on joserfc (ADR 0032): its claims
+registry compares ``iss``, ``aud``, ``exp`` and ``nbf`` (with Go's leeway; ``iat``
+is not checked, as in Go), and its JWS algorithms check the signature with the key
+found as Go finds it (``x5c``, ``jwk``, ``kid``), limited to the algorithms libtrust
+verifies. Every failure is an :class:`InvalidTokenError` (the challenge says
+``error="invalid_token"`` either way).
 """
 
 from __future__ import annotations
@@ -13,17 +19,21 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
 
 from notary_server.auth.certs import CertificateError, verify_chain
 from notary_server.auth.libtrust import (
     PublicKey,
     UnsupportedKeyError,
     jose_b64decode,
+    jose_key,
     key_id,
     public_key_from_jwk,
-    verify_signature,
 )
 
 if TYPE_CHECKING:
@@ -32,6 +42,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 __all__ = [
+    "GO_ALGORITHMS",
     "LEEWAY_SECONDS",
     "InvalidTokenError",
     "MalformedTokenError",
@@ -43,6 +54,11 @@ __all__ = [
 
 LEEWAY_SECONDS: Final = 60
 """Clock skew allowed on ``exp`` and ``nbf`` (Go ``token.Leeway``)."""
+
+GO_ALGORITHMS: Final = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512")
+"""What libtrust verifies: ECDSA with the key's own curve, RSA PKCS#1 v1.5; no none, HS*, PS*."""
+
+_JWS: Final = jws.JWSRegistry(algorithms=GO_ALGORITHMS)
 
 _INT64: Final = range(-(2**63), 2**63)
 
@@ -256,6 +272,43 @@ def _signing_key(token: Token, options: VerifyOptions, now: dt.datetime) -> Publ
     raise InvalidTokenError("unable to get the token signing key")
 
 
+def _check_claims(token: Token, options: VerifyOptions, now: dt.datetime) -> None:
+    """Go's issuer, audience, ``exp`` and ``nbf`` checks, by joserfc's claims registry.
+
+    joserfc counts whole seconds. With ``now`` rounded down it refuses what Go
+    refuses, but for the one instant ``exp`` + 60 s itself (Go: a nanosecond later).
+    An empty issuer or service is compared like any other (Go's ``contains``).
+    """
+    registry = jwt.JWTClaimsRegistry(
+        now=math.floor(now.timestamp()),
+        leeway=LEEWAY_SECONDS,
+        iss={"value": options.issuer, "allow_blank": True},
+        aud={"value": options.service, "allow_blank": True},
+    )
+    claims = {
+        "iss": token.issuer,
+        "aud": token.audience,
+        "exp": token.expiration,
+        "nbf": token.not_before,
+    }
+    try:
+        registry.validate(claims)
+    except JoseError as e:
+        raise InvalidTokenError(f"token claims refused: {e}") from e
+
+
+def _check_signature(token: Token, key: PublicKey) -> None:
+    """The check of libtrust's ``Verify``: ``alg`` in :data:`GO_ALGORITHMS`, fitting the key."""
+    try:
+        algorithm = _JWS.get_alg(token.alg)
+        signing_key = jose_key(key)
+        algorithm.check_key(signing_key)
+    except JoseError as e:
+        raise InvalidTokenError(f"unable to verify the token signature: {e}") from e
+    if not algorithm.verify(token.signing_input, token.signature, signing_key):
+        raise InvalidTokenError("unable to verify the token signature")
+
+
 def verify_token(token: Token, options: VerifyOptions, now: dt.datetime) -> None:
     """Run Go's ``Token.Verify`` checks, in Go's order.
 
@@ -263,17 +316,7 @@ def verify_token(token: Token, options: VerifyOptions, now: dt.datetime) -> None
         InvalidTokenError: untrusted issuer, other audience, expired, not yet
             valid, unsigned, untrusted key or a bad signature.
     """
-    if token.issuer != options.issuer:
-        raise InvalidTokenError("token from an untrusted issuer")
-    if token.audience != options.service:
-        raise InvalidTokenError("token intended for another audience")
-    timestamp = now.timestamp()
-    if timestamp > token.expiration + LEEWAY_SECONDS:
-        raise InvalidTokenError("token has expired")
-    if timestamp < token.not_before - LEEWAY_SECONDS:
-        raise InvalidTokenError("token is not valid yet")
+    _check_claims(token, options, now)
     if not token.signature:
         raise InvalidTokenError("token has no signature")
-    key = _signing_key(token, options, now)
-    if not verify_signature(key, token.alg, token.signing_input, token.signature):
-        raise InvalidTokenError("unable to verify the token signature")
+    _check_signature(token, _signing_key(token, options, now))
