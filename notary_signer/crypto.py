@@ -42,7 +42,7 @@ _ED25519_STORED_SIZE: Final = 3 * _ED25519_SIZE
 class SignerKey:
     """A private key the signer holds: ``ecdsa`` (P-256) or ``ed25519``."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_public")
 
     def __init__(self, key: PrivateKey) -> None:
         """Wrap a key.
@@ -53,6 +53,9 @@ class SignerKey:
         if key.keytype not in SUPPORTED_ALGORITHMS:
             raise UnsupportedAlgorithmError(f"algorithm {key.keytype} not supported")
         self._key = key
+        # Derived once: every Sign answer names the key ID, which is a hash of
+        # the canonical public key (issue #20's profile showed it per call).
+        self._public = key.public_key
 
     def __repr__(self) -> str:
         """Name the algorithm and key ID, never the key material."""
@@ -109,7 +112,7 @@ class SignerKey:
     @property
     def public_key(self) -> PublicKey:
         """The TUF public key (its ``public`` bytes are what the RPCs return)."""
-        return self._key.public_key
+        return self._public
 
     @property
     def key_id(self) -> str:

@@ -21,8 +21,10 @@ maps its errors to gRPC codes.
 * Keys are encrypted at rest with the passphrase of ``default_alias`` (JWE,
   :mod:`notary_signer.jwe`); the row records the alias, and decryption uses the
   row's alias. The memory backend keeps plaintext, as Go's does.
-* Every successful signature sets ``last_used`` (Go ``activatingPrivateKey``);
-  a failure to record it is logged, and the signature is still returned.
+* Every successful signature sets ``last_used`` (Go ``activatingPrivateKey``):
+  before the answer when the key was pending, within a second after it
+  otherwise (:mod:`notary_signer.usage`, ADR 0033); a failure to record it is
+  logged, and the signature is still returned.
 * Decrypted keys are kept in a bounded in-process LRU cache.
 
 PBKDF2 and key generation run in a worker thread to keep the event loop free.
@@ -43,6 +45,7 @@ from notary_signer import jwe
 from notary_signer.crypto import SUPPORTED_ALGORITHMS, SignerKey
 from notary_signer.errors import KeyDecryptionError, UnsupportedAlgorithmError
 from notary_signer.keystore.base import KeyRecord
+from notary_signer.usage import FLUSH_SECONDS, UsageRecorder
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -81,6 +84,15 @@ def _info(key: SignerKey, role: str, *, created: bool = False) -> KeyInfo:
     return KeyInfo(key.key_id, key.algorithm, key.public_key.public, role, created)
 
 
+@dataclass(slots=True)
+class _Held:
+    """A decrypted key in the cache; ``used``: the store shows it has signed (not pending)."""
+
+    key: SignerKey
+    role: str
+    used: bool
+
+
 class KeyService:
     """Keys in a :class:`KeyStore`, encrypted under passphrase aliases."""
 
@@ -92,6 +104,7 @@ class KeyService:
         *,
         encrypt: bool = True,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        usage_interval: float = FLUSH_SECONDS,
     ) -> None:
         """Serve keys from ``store``.
 
@@ -101,13 +114,16 @@ class KeyService:
             default_alias: The alias new keys are encrypted under.
             encrypt: ``False`` for the memory backend, which keeps plaintext.
             cache_size: How many decrypted keys to keep.
+            usage_interval: How long ``last_used`` of a key that has signed
+                before may lag its newest signature.
         """
         self._store = store
         self._passphrases = passphrases
         self._default_alias = default_alias
         self._encrypt = encrypt
         self._cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[SignerKey, str]] = OrderedDict()
+        self._cache: OrderedDict[str, _Held] = OrderedDict()
+        self._usage = UsageRecorder(store, interval=usage_interval)
         self._creating: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
 
     @property
@@ -139,7 +155,7 @@ class KeyService:
                 return await self._get_or_create(algorithm, gun, role)
         key, record = await self._generate(algorithm, gun, role)
         await self._store.add(record)
-        self._remember(key.key_id, key, role)
+        self._remember(key.key_id, _Held(key, role, used=False))
         logger.info("created %s key %s for %s/%s", algorithm, key.key_id, gun, role)
         return _info(key, role, created=True)
 
@@ -159,7 +175,7 @@ class KeyService:
             key, record = await self._generate(algorithm, gun, role)
             pending = await self._store.add_unless_pending(record)
             if pending is record:
-                self._remember(key.key_id, key, role)
+                self._remember(key.key_id, _Held(key, role, used=False))
                 logger.info("created %s key %s for %s/%s", algorithm, key.key_id, gun, role)
                 return _info(key, role, created=True)
             logger.info("another signer stored a pending key for %s/%s first", gun, role)
@@ -215,8 +231,8 @@ class KeyService:
             raise KeyDecryptionError(f"stored key {record.key_id} does not match its key ID")
         return key
 
-    def _remember(self, key_id: str, key: SignerKey, role: str) -> None:
-        self._cache[key_id] = (key, role)
+    def _remember(self, key_id: str, held: _Held) -> None:
+        self._cache[key_id] = held
         self._cache.move_to_end(key_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -230,14 +246,19 @@ class KeyService:
             KeyDecryptionError: the row cannot be decrypted or parsed.
             KeyStoreError: the database failed.
         """
+        held = await self._held(key_id)
+        return held.key, held.role
+
+    async def _held(self, key_id: str) -> _Held:
         cached = self._cache.get(key_id)
         if cached is not None:
             self._cache.move_to_end(key_id)
             return cached
         record = await self._store.get(key_id)
         key = await asyncio.to_thread(self._open, record)
-        self._remember(key_id, key, record.role)
-        return key, record.role
+        held = _Held(key, record.role, used=record.last_used is not None)
+        self._remember(key_id, held)
+        return held
 
     async def key_info(self, key_id: str) -> KeyInfo:
         """Return the public information of a usable key (see :meth:`get_key`)."""
@@ -253,13 +274,18 @@ class KeyService:
             KeyDecryptionError: the row cannot be decrypted or parsed.
             KeyStoreError: the database failed.
         """
-        key, _ = await self.get_key(key_id)
-        signature = key.sign(message)
-        try:
-            await self._store.mark_used(key_id, datetime.now(UTC))
-        except Exception:
-            logger.exception("key %s signed, but marking it active failed", key_id)
-        return key, signature
+        held = await self._held(key_id)
+        signature = held.key.sign(message)
+        now = datetime.now(UTC)
+        if held.used:
+            self._usage.later_use(key_id, now)
+        elif await self._usage.first_use(key_id, now):
+            held.used = True
+        return held.key, signature
+
+    async def close(self) -> None:
+        """Write the signing times not yet written (call before closing the store)."""
+        await self._usage.close()
 
     async def delete_key(self, key_id: str) -> None:
         """Forget the key (soft delete; deleting a missing key succeeds).

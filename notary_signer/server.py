@@ -133,12 +133,16 @@ async def open_key_service(config: SignerConfig) -> AsyncIterator[KeyService]:
         await store.check_health()
         if config.storage.backend != "memory":
             await check_passphrases(store, config.passphrases)
-        yield KeyService(
+        keys = KeyService(
             store,
             config.passphrases,
             config.storage.default_alias,
             encrypt=config.storage.backend != "memory",
         )
+        try:
+            yield keys
+        finally:
+            await keys.close()
     finally:
         await store.close()
 
