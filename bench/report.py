@@ -4,7 +4,9 @@ Variants of ours (:data:`VARIANTS`): ``ours`` is the headline, the server as
 installed (no ``metadata_cache`` section: 128 MiB, 10 s warm-up) signing through
 our signer; ``ours_tuned`` has the 512 MiB cache and 120 s warm-up of the
 100,000-GUN scenario and signs through Go's signer (the configuration of the runs
-before issue #18). Go always signs through Go's signer.
+before issue #18). Go always signs through Go's signer. Every signer keeps its
+keys in PostgreSQL (memory only beside Go's in-memory server). The signer-alone
+rows (:class:`bench.signer.SignRow`, issue #20) have a table of their own.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.loadgen import Measurement
 from bench.scenarios import Scenario
+from bench.signer import sign_table
+
+if TYPE_CHECKING:
+    from bench.signer import SignRow
 
 VARIANTS = ("ours", "ours_tuned")
 VARIANT_TAGS = {"ours": "defaults, our signer", "ours_tuned": "tuned, Go signer"}
@@ -84,6 +90,7 @@ class Results:
     servers: tuple[str, ...] = ("ours", "go")
     rows: list[Row] = field(default_factory=list)
     rss_kib: dict[str, dict[str, int]] = field(default_factory=dict)
+    signer_rows: list[SignRow] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """One RSS record per server."""
@@ -96,6 +103,7 @@ class Results:
             "meta": self.meta,
             "scenarios": [row.as_dict() for row in self.rows],
             "rss_kib": self.rss_kib,
+            "signer_rpc": [row.as_dict() for row in self.signer_rows],
         }
 
     def write_json(self, path: Path) -> None:
@@ -104,7 +112,13 @@ class Results:
         path.write_text(json.dumps(self.as_dict(), indent=2) + "\n")
 
     def table(self) -> str:
-        """The human-readable table (plain text, fixed-width columns)."""
+        """The human-readable tables (plain text, fixed-width columns): servers, then signers."""
+        parts = [self._server_table()] if self.rows else []
+        if self.signer_rows:
+            parts.append(sign_table(self.signer_rows))
+        return "\n\n".join(parts)
+
+    def _server_table(self) -> str:
         header = (
             "scenario",
             "ours req/s",
@@ -159,7 +173,15 @@ class Results:
             "ours_tuned": "metadata_cache 512 MiB and 120 s warm-up (not a default "
             "install's) + Go's notary-signer, vs the same Go rows",
         }
-        return [f"[{VARIANT_TAGS[v]}]: {legend[v]}" for v in present]
+        lines = [f"[{VARIANT_TAGS[v]}]: {legend[v]}" for v in present]
+        memory = any(r.scenario.against == "go_memory" for r in self.rows)
+        lines.append(
+            "signers: each keeps its keys in a PostgreSQL database of its own (Go's "
+            "private_keys schema)"
+            + (", but the Go in-memory server's signer keeps them in memory" if memory else "")
+            + "; Go's writes last_used on every signature, ours within a second"
+        )
+        return lines
 
     def _scale_lines(self) -> list[str]:
         """p50 latency over the most GUNs / over the fewest (issue #8: at most 1.2 for ours)."""

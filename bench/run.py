@@ -8,7 +8,10 @@ One run: a throwaway CA, throwaway PostgreSQL databases (migrated by our
 (the headline rows), ours tuned (512 MiB cache, 120 s warm-up) with Go's signer
 (labelled rows), Go with Go's signer -- the same repository seeded into each with
 the real ``notary`` CLI, then every scenario measured on each in alternating
-rounds (at least two by default). Servers, databases and temporary files are
+rounds (at least two by default). Every signer keeps its keys in a throwaway
+PostgreSQL database of its own (in memory only beside Go's in-memory server).
+After the publishes, the two signers alone (:mod:`bench.signer`): Sign RPCs at 1
+and 16 callers, ours against Go's. Servers, databases and temporary files are
 cleaned up even on failure or SIGTERM.
 """
 
@@ -46,6 +49,9 @@ from bench.servers import (
     check_postgres,
     start_server,
 )
+from bench.signer import SMOKE_COUNT as SIGN_SMOKE_COUNT
+from bench.signer import measure_signers, select_callers
+from bench.signer import meta as sign_meta
 from bench.stall import main as stall_main
 
 if TYPE_CHECKING:
@@ -101,16 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--publish-max-seconds",
         type=float,
         default=60.0,
-        help="stop timing publishes after this long even if fewer were done (default 60)",
+        help="stop timing publishes (and each Sign measurement of the signer-alone rows) "
+        "after this long even if fewer were done (default 60)",
     )
     parser.add_argument(
         "--targets", type=int, help="targets in the seeded repository (default 10; smoke 2)"
     )
     parser.add_argument(
+        "--sign-count",
+        type=int,
+        help="signer-alone rows: measured Sign calls at 1 caller, twice as many at 16 "
+        f"(default 2000; smoke {SIGN_SMOKE_COUNT})",
+    )
+    parser.add_argument(
         "--scenario",
         action="append",
         metavar="NAME",
-        help="run only scenarios whose name contains NAME (repeatable)",
+        help="run only scenarios whose name contains NAME (repeatable; the signer-alone "
+        "rows are 'Sign RPC c=1 …' and 'Sign RPC c=16 …')",
     )
     parser.add_argument(
         "--out",
@@ -150,7 +164,17 @@ def _tool_version(argv: list[str]) -> str:
     )
 
 
-def _meta(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
+def _meta(
+    args: argparse.Namespace, scenarios: list[Scenario], sign_callers: list[int]
+) -> dict[str, Any]:
+    signer = None
+    if sign_callers:
+        signer = sign_meta(
+            rounds=args.rounds,
+            count=args.sign_count,
+            callers=sign_callers,
+            max_seconds=args.publish_max_seconds,
+        )
     return {
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "smoke": args.smoke,
@@ -165,6 +189,8 @@ def _meta(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]
         "seeded_targets": args.targets,
         "scenarios": [s.name for s in scenarios],
         "storage": "postgres",
+        "signers": {},  # per server: whose signer and its key storage (filled at start)
+        "signer_rpc": signer,
         "tls": True,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -181,6 +207,7 @@ def _apply_defaults(args: argparse.Namespace) -> None:
         ("warmup", 2, 1),
         ("publish_count", 100, 5),
         ("targets", 10, 2),
+        ("sign_count", 2000, SIGN_SMOKE_COUNT),
     ):
         if getattr(args, name) is None:
             setattr(args, name, quick if smoke else full)
@@ -192,6 +219,22 @@ def _preflight(admin: str) -> None:
         if not os.access(binary, os.X_OK):
             raise BenchError(f"{binary} missing; install with: apt-get install -y notary")
     check_postgres(admin)
+
+
+def _selection(args: argparse.Namespace) -> tuple[list[Scenario], list[int]]:
+    """The server scenarios and the signer-alone caller counts ``--scenario`` picks.
+
+    Raises:
+        ValueError: ``--scenario`` names match neither.
+    """
+    sign_callers = select_callers(args.scenario)
+    try:
+        scenarios = select(smoke=args.smoke, names=args.scenario)
+    except ValueError:
+        if not sign_callers:
+            raise
+        scenarios = []
+    return scenarios, sign_callers
 
 
 def _variants(args: argparse.Namespace) -> list[str]:
@@ -341,8 +384,29 @@ def _record_rss(results: Results, servers: dict[str, ServerProcess], moment: str
 
 def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
     """Run the whole benchmark in ``workdir``; servers and databases are gone on return."""
-    scenarios = select(smoke=args.smoke, names=args.scenario)
-    results = Results(meta=_meta(args, scenarios), servers=(*_variants(args), "go"))
+    scenarios, sign_callers = _selection(args)
+    results = Results(meta=_meta(args, scenarios, sign_callers), servers=(*_variants(args), "go"))
+    if scenarios:
+        _benchmark_servers(args, workdir, scenarios, results)
+    if sign_callers:
+        # The servers (and their signers) are stopped by now: the two signers
+        # measured alone have the machine to themselves.
+        results.signer_rows = measure_signers(
+            args.pg_dsn,
+            workdir,
+            rounds=args.rounds,
+            count=args.sign_count,
+            callers=sign_callers,
+            max_seconds=args.publish_max_seconds,
+            progress=_progress,
+        )
+    return results
+
+
+def _benchmark_servers(
+    args: argparse.Namespace, workdir: Path, scenarios: list[Scenario], results: Results
+) -> None:
+    """Start the servers, seed them, measure ``scenarios`` into ``results``, stop them."""
     gets = [s for s in scenarios if s.kind == "get"]
     publishes = [s for s in scenarios if s.kind != "get"]
     go_memory = any(s.against == "go_memory" for s in scenarios)
@@ -363,6 +427,11 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
                 _progress(f"restarting {label}")
                 servers[label].stop()
                 servers[label].start()
+        results.meta["signers"] = {
+            label: server.signer.describe()
+            for label, server in servers.items()
+            if server.signer is not None
+        }
         _record_rss(results, servers, "idle")
         if gets:
             _measure_gets(args, gets, servers, paths, results)
@@ -370,7 +439,6 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
         if publishes:
             _measure_publishes(args, publishes, servers, results)
             _record_rss(results, servers, "after_publish")
-    return results
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
@@ -384,6 +452,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     _apply_defaults(args)
+    if args.sign_count < 1:
+        parser.error("--sign-count must be at least 1")
+    try:
+        _selection(args)
+    except ValueError as err:
+        parser.error(str(err))
     try:
         _preflight(args.pg_dsn)
     except BenchError as err:

@@ -2,12 +2,15 @@
 
 Every server gets the same kind of configuration (Go's ``server-config.json`` keys):
 TLS on ``127.0.0.1:<free port>``, a *remote* trust service (a signer of its own
-over mutual TLS, memory key storage, ecdsa keys), PostgreSQL storage in a database
-of its own, logging at ``error``. The signer is Go's ``notary-signer`` or ours
-(``python -m notary_signer``, :class:`Signer`), chosen per server. Ours may also
-get ``server.workers`` and, when *tuned*, a ``metadata_cache`` section that a
-default install does not have. Our ``migrate`` command creates Go's schema, so it
-prepares the Go server's database too.
+over mutual TLS, ecdsa keys), PostgreSQL storage in a database of its own,
+logging at ``error``. The signer is Go's ``notary-signer`` or ours
+(``python -m notary_signer``, :class:`Signer`), chosen per server; it keeps its
+keys in a PostgreSQL database of its own too (Go's ``private_keys`` schema, made by
+``python -m notary_signer migrate`` for both signers), and in memory only beside
+a server that itself runs on the memory backend. Ours may also get
+``server.workers`` and, when *tuned*, a ``metadata_cache`` section that a default
+install does not have. Our ``migrate`` command creates Go's schema, so it prepares
+the Go server's database too.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import ssl
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -145,17 +148,27 @@ def check_postgres(admin: str) -> None:
 # Started, waited for and stopped as notary_runtime.processes children (ADR 0030).
 
 
+SIGNER_ALIAS: Final = "bench_keys"
+"""The signers' ``storage.default_alias``: new keys are encrypted under its passphrase."""
+SIGNER_ALIAS_ENV: Final = "NOTARY_SIGNER_BENCH_KEYS"
+"""Where both signers read that passphrase (``NOTARY_SIGNER_<ALIAS upper-cased>``)."""
+
+
 @dataclass
 class Signer:
-    """A signer (memory key storage) a server signs through, over mutual TLS.
+    """A signer a server signs through, over mutual TLS.
 
     ``go``: Debian's ``notary-signer``; otherwise ours, ``python -m notary_signer``,
-    with the same configuration keys.
+    with the same configuration keys. ``db_url``: keep the keys in that PostgreSQL
+    database (Go's ``private_keys`` table, :meth:`migrate`; encrypted under a
+    passphrase made for this signer); empty: memory key storage, as Go's tests do.
     """
 
     workdir: Path
     tls: TLSFiles
     go: bool = True
+    db_url: str = ""
+    passphrase: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     port: int = 0
     process: ChildProcess | None = None
 
@@ -164,34 +177,88 @@ class Signer:
         """``Go signer`` or ``our signer``."""
         return "Go signer" if self.go else "our signer"
 
-    def _argv(self, config_path: Path) -> list[str]:
+    @property
+    def storage_label(self) -> str:
+        """Where it keeps its keys: ``PostgreSQL`` or ``memory``."""
+        return "PostgreSQL" if self.db_url else "memory"
+
+    def describe(self) -> dict[str, str]:
+        """For the results' ``meta``: whose signer, and its key storage backend."""
+        return {"signer": "go" if self.go else "ours", "key_storage": self.storage_backend}
+
+    @property
+    def storage_backend(self) -> str:
+        """``postgres`` or ``memory`` (the ``storage.backend`` it runs with)."""
+        return "postgres" if self.db_url else "memory"
+
+    @property
+    def config_path(self) -> Path:
+        """Its ``signer-config.json``."""
+        return self.workdir / "signer-config.json"
+
+    @property
+    def pid(self) -> int:
+        """The signer's process ID."""
+        assert self.process is not None
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the signer's processes have used so far."""
+        return sum(cpu_seconds(pid) for pid in process_tree(self.pid))
+
+    def _argv(self) -> list[str]:
         if self.go:
-            return [str(GO_SIGNER_BIN), "-config", str(config_path)]
-        return [sys.executable, "-m", "notary_signer", "--config", str(config_path)]
+            return [str(GO_SIGNER_BIN), "-config", str(self.config_path)]
+        return [sys.executable, "-m", "notary_signer", "--config", str(self.config_path)]
+
+    def _env(self) -> dict[str, str]:
+        env = clean_env()
+        if self.db_url:
+            env[SIGNER_ALIAS_ENV] = self.passphrase
+        return env
+
+    def write_config(self) -> None:
+        """Write ``signer-config.json`` for the current port."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        storage: dict[str, str] = {"backend": self.storage_backend}
+        if self.db_url:
+            storage |= {"db_url": self.db_url, "default_alias": SIGNER_ALIAS}
+        config = {
+            "server": {
+                "grpc_addr": f"127.0.0.1:{self.port}",
+                "tls_cert_file": str(self.tls.cert),
+                "tls_key_file": str(self.tls.key),
+                "client_ca_file": str(self.tls.ca),
+            },
+            "logging": {"level": "error"},
+            "storage": storage,
+        }
+        self.config_path.write_text(json.dumps(config))
+
+    def migrate(self) -> None:
+        """``python -m notary_signer migrate``: Go's key table in ``db_url`` (either signer's)."""
+        if not self.db_url:
+            raise BenchError(f"{self.label}: memory key storage has no schema to migrate")
+        self.write_config()
+        argv = [sys.executable, "-m", "notary_signer", "migrate", "--config", str(self.config_path)]
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, check=False, env=self._env()
+        )
+        if proc.returncode != 0:
+            msg = f"signer migrate failed ({proc.returncode}): {proc.stdout}{proc.stderr}"
+            raise BenchError(msg)
 
     def start(self, timeout: float = 20.0) -> None:
         """Start it on a free port and wait until it accepts connections."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        config_path = self.workdir / "signer-config.json"
 
         def launch(port: int) -> None:
             self.port = port
-            config = {
-                "server": {
-                    "grpc_addr": f"127.0.0.1:{port}",
-                    "tls_cert_file": str(self.tls.cert),
-                    "tls_key_file": str(self.tls.key),
-                    "client_ca_file": str(self.tls.ca),
-                },
-                "logging": {"level": "error"},
-                "storage": {"backend": "memory"},
-            }
-            config_path.write_text(json.dumps(config))
+            self.write_config()
             self.process = ChildProcess(
                 self.label,
-                self._argv(config_path),
+                self._argv(),
                 self.workdir / "signer.log",
-                env=clean_env(),
+                env=self._env(),
                 cwd=self.workdir,
                 truncate_log=True,
                 error=BenchError,
@@ -205,6 +272,33 @@ class Signer:
         process, self.process = self.process, None
         if process is not None:
             process.stop()
+
+
+def start_signer(
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    admin: str,
+    tls: TLSFiles,
+    label: str,
+    *,
+    go: bool,
+    postgres: bool = True,
+) -> Signer:
+    """A signer, on a throwaway migrated database unless ``postgres`` is false; ``stack`` cleans up.
+
+    The database is ``notary_bench_signer_<label>_*``, migrated by our
+    ``python -m notary_signer migrate`` for Go's signer as for ours (the same schema).
+    """
+    dsn = ""
+    if postgres:
+        dsn = create_database(admin, f"notary_bench_signer_{label}")
+        stack.callback(drop_database, admin, dsn)
+    signer = Signer(workdir / f"signer-{label}", tls, go=go, db_url=dsn)
+    if postgres:
+        signer.migrate()
+    signer.start()
+    stack.callback(signer.stop)
+    return signer
 
 
 def server_config(
@@ -285,6 +379,7 @@ class ServerProcess:
     signer_port: int | None = None
     tuned: bool = False
     startup_timeout: float = WARM_SECONDS + 30.0
+    signer: Signer | None = None
     port: int = 0
     process: ChildProcess | None = None
 
@@ -416,14 +511,20 @@ def start_server(
     backend: str = "postgres",
     tuned: bool = False,
 ) -> ServerProcess:
-    """A migrated database, a signer and a server, all stopped/dropped by ``stack``."""
+    """A migrated database, a signer and a server, all stopped/dropped by ``stack``.
+
+    The signer keeps its keys in a migrated database of its own when the server
+    is on PostgreSQL, and in memory when the server is on the memory backend.
+    """
     dsn = ""
     if backend == "postgres":
         dsn = create_database(admin, f"notary_bench_{label}")
         stack.callback(drop_database, admin, dsn)
-    signer = Signer(workdir / f"signer-{label}", tls, go=go_signer)
-    signer.start()
-    stack.callback(signer.stop)
+    # Signer keys in PostgreSQL as deployed (Go's SQL signer writes last_used on
+    # every signature); in memory only beside a server on the memory backend.
+    signer = start_signer(
+        stack, workdir, admin, tls, label, go=go_signer, postgres=backend == "postgres"
+    )
     server = ServerProcess(
         label=label,
         workdir=workdir / label,
@@ -434,11 +535,14 @@ def start_server(
         backend=backend,
         signer_port=signer.port,
         tuned=tuned,
+        signer=signer,
     )
     server.write_config()
     if backend == "postgres":
         migrate(server.config_path)
-    sys.stderr.write(f"[bench] starting {label} server ({signer.label})\n")
+    sys.stderr.write(
+        f"[bench] starting {label} server ({signer.label}, {signer.storage_label} keys)\n"
+    )
     sys.stderr.flush()
     server.start()
     stack.callback(server.stop)

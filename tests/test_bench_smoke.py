@@ -1,5 +1,8 @@
 """``python -m bench --smoke`` and ``python -m bench.stall`` run to the end and report.
 
+The smoke run includes the signer-alone rows (``Sign RPC c=1/16``, bench.signer)
+with a hundred calls per measurement.
+
 Only completion and the shape of the report are checked, never a figure: the
 benchmark's numbers depend on the machine, and timing assertions make flaky tests.
 """
@@ -85,6 +88,28 @@ def test_bench_smoke_reports_both_servers_and_ratios(tmp_path: Path) -> None:
             assert {"rps", "p50_ms", "p99_ms"} <= figures.keys()
         assert row["ratio_rps"] is not None
     assert set(results["rss_kib"]) == {"ours", "ours_tuned", "go"}
+    # Every signer keeps its keys in PostgreSQL (no memory-backend server in smoke);
+    # ours as installed signs through ours, the others through Go's.
+    assert results["meta"]["signers"] == {
+        "ours": {"signer": "ours", "key_storage": "postgres"},
+        "ours_tuned": {"signer": "go", "key_storage": "postgres"},
+        "go": {"signer": "go", "key_storage": "postgres"},
+    }
+    assert "signers: each keeps its keys in a PostgreSQL database of its own" in proc.stdout
+
+    # The signers alone, after the publishes: both caller counts, both signers.
+    signer_rows = results["signer_rpc"]
+    assert [row["callers"] for row in signer_rows] == [1, 16]
+    for row in signer_rows:
+        assert row["name"] in proc.stdout
+        assert row["key_storage"] == "postgres"
+        for signer in ("ours", "go"):
+            figures = row[signer]
+            assert figures["requests"] > 0
+            assert figures["errors"] == 0
+            assert {"rps", "p50_ms", "p99_ms", "cpu_ms_per_call"} <= figures.keys()
+        assert row["ratio_rps"] is not None
+    assert "CPU ms/call ours/Go" in proc.stdout
 
 
 def test_bench_stall_reports_every_phase_for_both_servers(tmp_path: Path) -> None:
