@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from notary_tuf._fields import (
+    INT64_MAX,
+    INT64_MIN,
     NIL_MAP,
     decode_b64,
     get_go_int,
@@ -28,8 +30,14 @@ from notary_tuf._fields import (
     require_object,
     unrecognized,
 )
-from notary_tuf.encoding import encode_base64
-from notary_tuf.errors import FormatError, HashMismatchError, MissingHashError, RoleTypeError
+from notary_tuf.encoding import decode_base64, encode_base64
+from notary_tuf.errors import (
+    Base64Error,
+    FormatError,
+    HashMismatchError,
+    MissingHashError,
+    RoleTypeError,
+)
 from notary_tuf.gotime import GoTime
 from notary_tuf.keys import PublicKey
 
@@ -86,6 +94,14 @@ class FileMeta:
         """
         if data is None:  # Go decodes null into the zero FileMeta
             return cls(length=0, hashes=NIL_MAP)
+        fast = cls._from_plain_dict(data)
+        if fast is not None:
+            return fast
+        return cls._from_dict_checked(data, path)
+
+    @classmethod
+    def _from_dict_checked(cls, data: Any, path: str) -> FileMeta:
+        """:meth:`from_dict` for any shape, each error naming its path."""
         obj = require_object(data, path)
         raw_hashes = get_go_map(obj, "hashes", path)
         hashes = (
@@ -102,6 +118,33 @@ class FileMeta:
             custom=obj.get("custom"),
             unrecognized=unrecognized(obj, cls._KNOWN),
         )
+
+    @classmethod
+    def _from_plain_dict(cls, data: Any) -> FileMeta | None:
+        """The common shape, ``length`` and base64 ``hashes`` only, without error paths.
+
+        A targets file holds one of these per target: building each field's
+        error path up front was most of the cost of parsing one. Anything else
+        (another member, a null, a wrong type, bad base64) returns None, and
+        :meth:`from_dict` parses it the slow way, with the error it reports.
+        """
+        if type(data) is not dict or len(data) != 2:  # noqa: PLR2004 - length and hashes
+            return None
+        length = data.get("length")
+        hashes = data.get("hashes")
+        if type(length) is not int or not INT64_MIN <= length <= INT64_MAX:
+            return None
+        if type(hashes) is not dict:
+            return None
+        decoded = {}
+        for name, value in hashes.items():
+            if type(value) is not str:
+                return None
+            try:
+                decoded[name] = decode_base64(value)
+            except Base64Error:
+                return None
+        return cls(length=length, hashes=decoded)
 
     @classmethod
     def for_bytes(cls, data: bytes) -> FileMeta:
