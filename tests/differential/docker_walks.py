@@ -99,6 +99,16 @@ READ_ONLY_OPS = frozenset({"foreign", "keygen", "load", "inspect"})
 _LOG_LINE = re.compile(r'^time="[^"]*" level=')
 _PULLED = re.compile(r"Pull \(1 of 1\): \S+@sha256:([0-9a-f]{64})")
 _LABEL = re.compile(r"<[^<>]+>")
+# A client names a cached file it could not fetch by role and checksum
+# ("targets/releases.<sha256> trust data unavailable"); the checksum is of a file
+# holding fresh signatures and expiry times, so it differs between two servers
+# that behave the same.
+_ROLE_CHECKSUM = re.compile(r"(?<=[a-z])\.[0-9a-f]{64}\b")
+
+
+def scrub_checksums(text: str) -> str:
+    """``text`` with each ``role.<sha256>`` file name's checksum replaced by ``<checksum>``."""
+    return _ROLE_CHECKSUM.sub(".<checksum>", text)
 
 
 @dataclass(frozen=True)
@@ -531,7 +541,7 @@ class DockerSide:
         return self.admin_labels | labels
 
     def scrub(self, text: str) -> str:
-        """``text`` without this side's server address and with known key IDs as labels.
+        """``text`` without this side's server address and file checksums, key IDs as labels.
 
         A line listing keys (``docker trust inspect --pretty``) gets its labels sorted,
         as their order follows the key IDs; rows of a table may come in any order
@@ -539,6 +549,7 @@ class DockerSide:
         """
         text = text.replace(self.server.url, "<server>")
         text = text.replace(f"127.0.0.1:{self.server.port}", "<server>")
+        text = scrub_checksums(text)
         for key_id, label in self.known_key_labels().items():
             text = text.replace(key_id, f"<{label}>").replace(key_id[:12], f"<{label}>")
         lines = []

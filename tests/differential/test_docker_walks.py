@@ -25,6 +25,7 @@ from tests.differential.docker_walks import (
     ServerPair,
     generate_walk,
     label_inspect,
+    scrub_checksums,
     tuf_key_id,
     write_foreign_key,
 )
@@ -90,3 +91,13 @@ def test_key_labels_come_from_the_walk_keys(tmp_path: Path) -> None:
             "AdministrativeKeys": [{"Name": "Root", "Keys": ["Root"]}],
         }
     ]
+
+
+def test_cached_file_checksums_are_scrubbed() -> None:
+    """Seed 603: both servers fail a pull on a deleted repository, naming different checksums."""
+    go_side = "targets/releases." + "917a43ea" * 8 + " trust data unavailable."
+    our_side = "targets/releases." + "710a1f51" * 8 + " trust data unavailable."
+    assert scrub_checksums(go_side) == scrub_checksums(our_side)
+    assert scrub_checksums(go_side) == "targets/releases.<checksum> trust data unavailable."
+    digest = "Pull (1 of 1): r/app:v1@sha256:" + "ab" * 32
+    assert scrub_checksums(digest) == digest
