@@ -174,3 +174,14 @@ def postgres_db(postgres_admin: str) -> Iterator[str]:
     with throwaway_database(postgres_admin, "notary_signer_test") as dsn:
         asyncio.run(migrate_postgres(dsn))
         yield dsn
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """A key store kind and, for PostgreSQL, a migrated database's DSN.
+
+    Sync on purpose: testkit.pg's helpers run their own event loop.
+    """
+    if request.param == "postgres":
+        return "postgres", str(request.getfixturevalue("postgres_db"))
+    return str(request.param), ""

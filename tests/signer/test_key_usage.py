@@ -27,14 +27,6 @@ GUN, ROLE, ALGORITHM = "docker.io/library/usage", "timestamp", "ecdsa"
 ROUNDS = 12
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> tuple[str, str]:
-    # Sync on purpose: testkit.pg's helpers run their own event loop.
-    if request.param == "postgres":
-        return "postgres", str(request.getfixturevalue("postgres_db"))
-    return str(request.param), ""
-
-
 @pytest.fixture
 async def two_handles(
     backend: tuple[str, str], tmp_path: Path

@@ -18,14 +18,6 @@ from notary_signer.keystore.postgres import open_postgres
 from notary_signer.keystore.sqlite import open_sqlite, parse_go_time
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> tuple[str, str]:
-    # Sync on purpose: testkit.pg's helpers run their own event loop.
-    if request.param == "postgres":
-        return "postgres", str(request.getfixturevalue("postgres_db"))
-    return str(request.param), ""
-
-
 @pytest.fixture
 async def store(backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[KeyStore]:
     name, dsn = backend
