@@ -1,6 +1,6 @@
 """Seeded ``docker trust`` walks: Go's notary-server and ours must answer docker alike.
 
-Each seed is one walk (:func:`tests.differential.docker_walks.generate_walk`) run in
+Each seed is one walk (:func:`tests.differential.docker_steps.generate_walk`) run in
 lock-step on both servers; a difference fails with the seed, the step, the commands
 to replay and both sides' output. :data:`LAST_SIGNER_WALK` is the walk that caught
 our refusal of ``"keyids": null`` (fixed in acc4d66): with ``DOCKER_WALKS_OUR_CODE``
@@ -18,17 +18,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from testkit.gotools import require_docker_cli, require_go_tools
-from tests.differential.docker_walks import (
+from tests.differential.docker_outputs import label_inspect, scrub_checksums
+from tests.differential.docker_steps import (
     LAST_SIGNER_WALK,
     READ_ONLY_OPS,
-    Lockstep,
-    ServerPair,
     generate_walk,
-    label_inspect,
-    scrub_checksums,
     tuf_key_id,
     write_foreign_key,
 )
+from tests.differential.docker_walks import Lockstep, ServerPair
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
