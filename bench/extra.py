@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 import asyncpg
 
-from bench.loadgen import LUA_SCRIPT, Measurement, _percentile
+from bench.loadgen import LUA_SCRIPT, Measurement, percentile
 from bench.servers import BenchError
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def run_parallel_publishes(
         seconds=round(elapsed, 3),
         rps=round(len(latencies) / elapsed, 1),
         p50_ms=round(statistics.median(latencies) * 1000, 3),
-        p99_ms=round(_percentile(latencies, 99) * 1000, 3),
+        p99_ms=round(percentile(latencies, 99) * 1000, 3),
         errors=0,
         server_cpu_s=round(cpu, 2),
     )

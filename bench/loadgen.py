@@ -196,13 +196,13 @@ def run_publishes(
         seconds=round(elapsed, 3),
         rps=round(len(latencies) / elapsed, 1),
         p50_ms=round(statistics.median(latencies) * 1000, 3),
-        p99_ms=round(_percentile(latencies, 99) * 1000, 3),
+        p99_ms=round(percentile(latencies, 99) * 1000, 3),
         errors=0,
         server_cpu_s=round(cpu, 2),
     )
 
 
-def _percentile(values: list[float], pct: float) -> float:
+def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile (what wrk's histogram reports, too)."""
     ordered = sorted(values)
     rank = max(1, math.ceil(pct / 100 * len(ordered)))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bench.loadgen import Measurement
 from bench.scenarios import Scenario
 from bench.signer import sign_table
+from bench.table import render_table
 
 if TYPE_CHECKING:
     from bench.signer import SignRow
@@ -149,16 +150,7 @@ class Results:
                     f"{row.ours.errors}/{row.go.errors}",
                 )
             )
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        out = []
-        for index, line in enumerate(lines):
-            cells = [
-                cell.ljust(width) if col == 0 else cell.rjust(width)
-                for col, (cell, width) in enumerate(zip(line, widths, strict=True))
-            ]
-            out.append(" | ".join(cells))
-            if index == 0:
-                out.append("-+-".join("-" * w for w in widths))
+        out = render_table(lines)
         out.append("")
         out.extend(self._legend_lines())
         out.extend(self._scale_lines())

@@ -24,7 +24,6 @@ import hashlib
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,20 +46,20 @@ from bench.servers import (
     ServerProcess,
     TLSFiles,
     check_postgres,
+    exit_on_sigterm,
     start_server,
 )
 from bench.signer import SMOKE_COUNT as SIGN_SMOKE_COUNT
 from bench.signer import measure_signers, select_callers
 from bench.signer import meta as sign_meta
 from bench.stall import main as stall_main
+from testkit.pg import admin_dsn
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import FrameType
 
     from bench.seed import GetPaths
 
-DEFAULT_DSN: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 GET_GUN: Final = "bench.example.com/library/app"
 PUBLISH_GUN: Final = "bench.example.com/library/published"
 PUBLISH_WARMUP: Final = 3
@@ -134,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pg-dsn",
-        default=os.environ.get("NOTARY_TEST_POSTGRES_DSN") or DEFAULT_DSN,
+        default=admin_dsn(),
         help="superuser DSN used to create and drop the two databases "
         "(default: $NOTARY_TEST_POSTGRES_DSN or %(default)s)",
     )
@@ -441,10 +440,6 @@ def _benchmark_servers(
             _record_rss(results, servers, "after_publish")
 
 
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the cleanup callbacks
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2: prerequisites missing, 1: run failed)."""
     parser = build_parser()
@@ -465,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "wrk" in str(err):
             sys.stderr.write(f"bench: {WRK_HINT}\n")
         return 2
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    exit_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="notary-bench-"))
     try:
         results = benchmark(args, workdir)

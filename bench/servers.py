@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import ssl
 import subprocess
 import sys
@@ -103,6 +104,15 @@ class TLSFiles:
     def client_context(self) -> ssl.SSLContext:
         """A client context trusting only the throwaway CA."""
         return ssl.create_default_context(cafile=str(self.ca))
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM a ``SystemExit(128 + 15)``, so it unwinds through the cleanup callbacks."""
+
+    def raise_exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, raise_exit)
 
 
 # --------------------------------------------------------------------------- databases

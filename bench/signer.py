@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -36,19 +35,26 @@ from typing import TYPE_CHECKING, Any, Final
 
 import grpc
 
-from bench.loadgen import Measurement, _percentile, combine
-from bench.servers import GO_SIGNER_BIN, BenchError, TLSFiles, check_postgres, start_signer
+from bench.loadgen import Measurement, combine, percentile
+from bench.servers import (
+    GO_SIGNER_BIN,
+    BenchError,
+    TLSFiles,
+    check_postgres,
+    exit_on_sigterm,
+    start_signer,
+)
+from bench.table import render_table
 from notary_proto import signer_pb2, signer_pb2_grpc
 from notary_tuf.crypto import verify_signature
 from notary_tuf.keys import PublicKey
+from testkit.pg import admin_dsn
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from types import FrameType
 
     from bench.servers import Signer
 
-DEFAULT_DSN: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 GUN: Final = "bench.example.com/signer"
 ROLE: Final = "timestamp"
 ALGORITHM: Final = "ecdsa"
@@ -191,16 +197,7 @@ def sign_table(rows: Sequence[SignRow]) -> str:
         )
         for row in rows
     )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = []
-    for index, line in enumerate(lines):
-        cells = [
-            cell.ljust(width) if col == 0 else cell.rjust(width)
-            for col, (cell, width) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.append(" | ".join(cells))
-        if index == 0:
-            out.append("-+-".join("-" * w for w in widths))
+    out = render_table(lines)
     out.append("")
     out.append(
         f"{ROW_PREFIX}: our notary_signer vs Go's notary-signer, each alone on its own "
@@ -287,8 +284,8 @@ class _Client:
             requests=len(latencies),
             seconds=round(elapsed, 3),
             rps=round(len(latencies) / elapsed, 1),
-            p50_ms=round(_percentile(latencies, 50) * 1000, 3),
-            p99_ms=round(_percentile(latencies, 99) * 1000, 3),
+            p50_ms=round(percentile(latencies, 50) * 1000, 3),
+            p99_ms=round(percentile(latencies, 99) * 1000, 3),
             errors=sum(errors.values()),
             server_cpu_s=round(cpu, 2),
             error_detail=errors or None,
@@ -405,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pg-dsn",
-        default=os.environ.get("NOTARY_TEST_POSTGRES_DSN") or DEFAULT_DSN,
+        default=admin_dsn(),
         help="superuser DSN used to create and drop the two key databases "
         "(default: $NOTARY_TEST_POSTGRES_DSN or %(default)s)",
     )
@@ -436,10 +433,6 @@ def preflight(admin: str) -> None:
     check_postgres(admin)
 
 
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the cleanup callbacks
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2: prerequisites missing, 1: run failed)."""
     parser = build_parser()
@@ -451,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as err:
         sys.stderr.write(f"bench.signer: {err}\n")
         return 2
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    exit_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="notary-bench-signer-"))
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     try:

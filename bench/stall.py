@@ -36,7 +36,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -59,19 +58,19 @@ from bench.servers import (
     ServerProcess,
     TLSFiles,
     check_postgres,
+    exit_on_sigterm,
     start_server,
 )
 from notary_tuf.canonical import canonical_bytes
 from notary_tuf.rolenames import ROOT, TARGETS
 from notary_tuf.signed import Envelope, Signature, encode_envelope
+from testkit.pg import admin_dsn
 from testkit.repo_builder import RepoBuilder, SigningKey, signed_of
 
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Sequence
-    from types import FrameType
 
-DEFAULT_DSN: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 GET_GUN: Final = "bench.example.com/stall/get"
 VALID_GUN: Final = "bench.example.com/stall/valid"
 BOGUS_ROOT_GUN: Final = "bench.example.com/stall/bogus-root"
@@ -524,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pg-dsn",
-        default=os.environ.get("NOTARY_TEST_POSTGRES_DSN") or DEFAULT_DSN,
+        default=admin_dsn(),
         help="superuser DSN used to create and drop the databases",
     )
     parser.add_argument("--keep-workdir", action="store_true", help="keep configs and logs")
@@ -537,10 +536,6 @@ def _preflight(admin: str) -> None:
         if not os.access(binary, os.X_OK):
             raise BenchError(f"{binary} missing; install with: apt-get install -y notary")
     check_postgres(admin)
-
-
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -556,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "wrk" in str(err):
             sys.stderr.write(f"bench.stall: {WRK_HINT}\n")
         return 2
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    exit_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="notary-bench-stall-"))
     try:
         results = run(args, workdir)
